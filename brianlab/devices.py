@@ -1,0 +1,555 @@
+"""The device switch: the only module that calls ``set_device`` or sets device preferences.
+
+Four devices are known, by the names Brian2 uses:
+
+``runtime``
+    Brian's default: code generated and run from Python (Cython or NumPy).
+``cpp_standalone``
+    A C++ project compiled with the system compiler (``--threads N`` for OpenMP).
+``cuda_standalone``
+    A CUDA project (brian2cuda) compiled with nvcc; running it needs an NVIDIA GPU.
+    ``--compile-only`` generates and compiles it where there is nvcc but no GPU.
+``genn``
+    brian2genn with GeNN. Detected honestly: it cannot be installed beside the
+    brian2 version brianlab pins, and selecting it says so.
+
+Everything else asks this module for a device by name: :func:`probe` says whether
+a device can build and run here (and why not), :func:`require` fails with one
+line before any build starts, and :class:`DeviceSession` activates a device,
+hands out fresh standalone project directories and puts Brian back as it was.
+Brian's own ``brian2/devices/device.py`` (a registry of named devices and a stack
+to return to) is the model for this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import brian2 as b2
+
+from brianlab.errors import BrianlabError
+
+__all__ = [
+    "DEVICE_NAMES",
+    "ENV_VAR",
+    "DeviceOptions",
+    "DeviceStatus",
+    "resolve_name",
+    "probe",
+    "probe_all",
+    "require",
+    "DeviceSession",
+]
+
+DEVICE_NAMES = ("runtime", "cpp_standalone", "cuda_standalone", "genn")
+STANDALONE = ("cpp_standalone", "cuda_standalone", "genn")
+ENV_VAR = "BRIANLAB_DEVICE"
+SEED_ENV_VAR = "BRIANLAB_SEED"
+#: Compute capability compiled for when no GPU is present to ask (``--compile-only``).
+DEFAULT_COMPUTE_CAPABILITY = 8.0
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceOptions:
+    """Options that pass through to the selected device.
+
+    Parameters
+    ----------
+    threads : int
+        OpenMP threads for ``cpp_standalone`` (0: no OpenMP, Brian's default).
+    build_dir : Path or None
+        Where standalone projects are built. Default: ``build/`` inside the run
+        directory, so no two runs share one.
+    gpu_id : int or None
+        CUDA: the GPU to run on (default: the first one ``nvidia-smi`` lists).
+    compute_capability : float or None
+        CUDA: the architecture to compile for (default: the GPU's own; with no
+        GPU, ``DEFAULT_COMPUTE_CAPABILITY``).
+    compile_only : bool
+        Standalone devices: generate and compile the project, do not run it.
+    codegen_target : str
+        ``runtime``: ``auto`` (Cython where it works), ``cython`` or ``numpy``.
+    """
+
+    threads: int = 0
+    build_dir: Path | None = None
+    gpu_id: int | None = None
+    compute_capability: float | None = None
+    compile_only: bool = False
+    codegen_target: str = "auto"
+
+    def to_json(self):
+        """A JSON-able dict of the options."""
+        data = dataclasses.asdict(self)
+        data["build_dir"] = None if self.build_dir is None else str(self.build_dir)
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceStatus:
+    """What this machine can do with one device.
+
+    ``missing`` is empty when the device can build and run; otherwise it says
+    what is missing and the command or setting that would fix it.
+    """
+
+    name: str
+    can_build: bool
+    can_run: bool
+    found: str
+    missing: str = ""
+
+    def to_json(self):
+        return dataclasses.asdict(self)
+
+
+def resolve_name(name=None):
+    """The device to use: ``name``, else ``$BRIANLAB_DEVICE``, else ``runtime``.
+
+    Raises
+    ------
+    BrianlabError
+        If the name is not one of :data:`DEVICE_NAMES`.
+    """
+    chosen = name or os.environ.get(ENV_VAR) or "runtime"
+    if chosen not in DEVICE_NAMES:
+        source = "--device" if name else f"${ENV_VAR}"
+        raise BrianlabError(
+            f"unknown device {chosen!r} (from {source}); choose one of: {', '.join(DEVICE_NAMES)}"
+        )
+    return chosen
+
+
+# ----------------------------------------------------------------------------
+# probing what this machine has
+# ----------------------------------------------------------------------------
+
+
+def _cxx_compiler():
+    for name in (os.environ.get("CXX"), "g++", "c++", "clang++"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _nvcc():
+    """Path of nvcc, looked for as brian2cuda looks for it."""
+    cuda_path = os.environ.get("CUDA_PATH")
+    if cuda_path and Path(cuda_path, "bin", "nvcc").exists():
+        return str(Path(cuda_path, "bin", "nvcc"))
+    found = shutil.which("nvcc")
+    if found:
+        return found
+    for root in ("/usr/local/cuda", "/opt/cuda"):
+        if Path(root, "bin", "nvcc").exists():
+            return str(Path(root, "bin", "nvcc"))
+    return None
+
+
+def _curand():
+    """(include_dir, library_file) of cuRAND, or None.
+
+    Looks in the CUDA toolkit next to nvcc and in the ``nvidia-curand`` wheel
+    (``nvidia/cu13`` or the older ``nvidia/curand`` layout).
+    """
+    candidates = []
+    nvcc = _nvcc()
+    if nvcc:
+        root = Path(os.path.realpath(nvcc)).parent.parent
+        candidates.append((root / "include", [root / "lib64", root / "lib"]))
+        targets = root / "targets" / "x86_64-linux"
+        candidates.append((targets / "include", [targets / "lib"]))
+    for entry in sys.path:
+        base = Path(entry or ".", "nvidia")
+        for sub in ("cu13", "cu12", "curand"):
+            candidates.append((base / sub / "include", [base / sub / "lib"]))
+    for include, libdirs in candidates:
+        if not (include / "curand.h").exists():
+            continue
+        for libdir in libdirs:
+            libs = sorted(libdir.glob("libcurand.so*"))
+            if libs:
+                return include, libs[0]
+    return None
+
+
+def _gpus():
+    """[(index, name, compute_capability)] from nvidia-smi; [] where there is none."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=index,name,compute_cap", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    except (subprocess.SubprocessError, OSError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3:
+            try:
+                gpus.append((int(parts[0]), parts[1], float(parts[2])))
+            except ValueError:
+                continue
+    return gpus
+
+
+def _installed_version(dist):
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _probe_runtime(options):
+    return DeviceStatus("runtime", True, True, f"brian2 {b2.__version__} in this Python")
+
+
+def _probe_cpp(options):
+    cxx = _cxx_compiler()
+    if not cxx:
+        return DeviceStatus(
+            "cpp_standalone", False, False, "",
+            "no C++ compiler found: install one (e.g. apt-get install g++) or set $CXX",
+        )
+    return DeviceStatus("cpp_standalone", True, True, f"C++ compiler {cxx}")
+
+
+def _probe_cuda(options):
+    name = "cuda_standalone"
+    if _installed_version("brian2cuda") is None:
+        return DeviceStatus(
+            name, False, False, "",
+            "brian2cuda is not installed: run .venv/bin/pip install -e '.[cuda]'",
+        )
+    nvcc = _nvcc()
+    if not nvcc:
+        return DeviceStatus(
+            name, False, False, "brian2cuda " + _installed_version("brian2cuda"),
+            "nvcc not found: install the CUDA toolkit and put nvcc on PATH (or set $CUDA_PATH)",
+        )
+    curand = _curand()
+    if curand is None:
+        return DeviceStatus(
+            name, False, False, f"nvcc {nvcc}",
+            "cuRAND headers not found: run .venv/bin/pip install nvidia-curand",
+        )
+    if not _cxx_compiler():
+        return DeviceStatus(name, False, False, f"nvcc {nvcc}", "no host C++ compiler for nvcc: install g++")
+    found = f"nvcc {nvcc}, cuRAND {curand[1]}"
+    gpus = _gpus()
+    if not gpus:
+        return DeviceStatus(
+            name, True, False, found,
+            "no NVIDIA GPU visible (nvidia-smi lists none): this machine can only "
+            "--compile-only; run on a machine with a GPU and its driver",
+        )
+    if options.gpu_id is not None and options.gpu_id not in [g[0] for g in gpus]:
+        listed = ", ".join(str(g[0]) for g in gpus)
+        return DeviceStatus(name, True, False, found, f"no GPU with id {options.gpu_id}; this machine has: {listed}")
+    gpu = ", ".join(f"GPU {i} {n} (sm_{cc:.1f})" for i, n, cc in gpus)
+    return DeviceStatus(name, True, True, f"{found}, {gpu}")
+
+
+def _requirement_allows(requirement, version):
+    """Whether a simple 'pkg (<a,>=b)' requirement admits ``version``."""
+    def as_tuple(text):
+        return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
+
+    spec = re.sub(r"^[A-Za-z0-9_.\-]+", "", requirement).strip(" ()")
+    have = as_tuple(version)
+    for clause in filter(None, (c.strip() for c in spec.split(","))):
+        op, ver = re.match(r"(<=|>=|==|<|>|!=)\s*(.+)", clause).groups()
+        want = as_tuple(ver)
+        ok = {
+            "<": have < want, "<=": have <= want, ">": have > want,
+            ">=": have >= want, "==": have == want, "!=": have != want,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def _probe_genn(options):
+    name = "genn"
+    brian_version = b2.__version__
+    version = _installed_version("brian2genn")
+    if version is None:
+        return DeviceStatus(
+            name, False, False, "",
+            f"brian2genn is not installed and cannot be installed beside brian2 {brian_version}: "
+            "its newest release (1.7.0) requires brian2<2.6, and GeNN itself is on no package "
+            "registry; use --device cuda_standalone for GPUs, or a separate environment with "
+            "brian2<2.6, brian2genn and GeNN (set $GENN_PATH)",
+        )
+    requires = importlib.metadata.requires("brian2genn") or []
+    for req in requires:
+        if re.match(r"brian2\b", req, re.I) and "extra" not in req:
+            if not _requirement_allows(req.split(";")[0], brian_version):
+                return DeviceStatus(
+                    name, False, False, f"brian2genn {version}",
+                    f"brian2genn {version} requires {req.split(';')[0].strip()} but brian2 "
+                    f"{brian_version} is installed; use a separate environment with a matching brian2",
+                )
+    genn_path = os.environ.get("GENN_PATH")
+    if not (genn_path and Path(genn_path).exists()) and not shutil.which("genn-buildmodel.sh"):
+        return DeviceStatus(
+            name, False, False, f"brian2genn {version}",
+            "GeNN not found: install GeNN and set $GENN_PATH to it (genn-buildmodel.sh must exist)",
+        )
+    return DeviceStatus(name, True, bool(_gpus()), f"brian2genn {version}, GeNN at {genn_path}",
+                        "" if _gpus() else "no NVIDIA GPU visible: GeNN can only build here")
+
+
+_PROBES = {
+    "runtime": _probe_runtime,
+    "cpp_standalone": _probe_cpp,
+    "cuda_standalone": _probe_cuda,
+    "genn": _probe_genn,
+}
+
+
+def probe(name, options=None):
+    """The :class:`DeviceStatus` of device ``name`` on this machine."""
+    return _PROBES[resolve_name(name)](options or DeviceOptions())
+
+
+def probe_all(options=None):
+    """The status of every device in :data:`DEVICE_NAMES`."""
+    return [probe(name, options) for name in DEVICE_NAMES]
+
+
+def require(name, options=None):
+    """Check that device ``name`` can do what ``options`` ask, before any build.
+
+    Returns
+    -------
+    DeviceStatus
+
+    Raises
+    ------
+    BrianlabError
+        One line naming what is missing and how to get it.
+    """
+    options = options or DeviceOptions()
+    status = probe(name, options)
+    if options.compile_only and name == "runtime":
+        raise BrianlabError("--compile-only needs a standalone device (cpp_standalone or cuda_standalone)")
+    if options.threads and name != "cpp_standalone":
+        raise BrianlabError(f"--threads applies to cpp_standalone only, not {name}")
+    if options.codegen_target not in ("auto", "cython", "numpy"):
+        raise BrianlabError(f"unknown code generation target {options.codegen_target!r}; use auto, cython or numpy")
+    needed = status.can_build if options.compile_only else status.can_run
+    if not needed:
+        what = "build" if options.compile_only or not status.can_build else "run"
+        raise BrianlabError(f"device {name} cannot {what} here: {status.missing}")
+    return status
+
+
+# ----------------------------------------------------------------------------
+# activating a device
+# ----------------------------------------------------------------------------
+
+
+class DeviceSession:
+    """One device, active from ``__enter__`` to ``__exit__``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`DEVICE_NAMES` (checked with :func:`require`).
+    options : DeviceOptions
+    build_root : Path
+        Where standalone projects go unless ``options.build_dir`` says otherwise;
+        each :meth:`new_project` gets its own subdirectory.
+    seed : int
+        The seed for every random source of the run.
+    progress : bool
+        Print Brian's progress reports (to stderr, so stdout stays clean).
+
+    Notes
+    -----
+    A standalone device holds one project at a time: :meth:`new_project` resets
+    Brian's device state, so objects and monitors of an earlier project are no
+    longer readable after it.
+    """
+
+    def __init__(self, name, options=None, build_root=None, seed=0, progress=True):
+        self.name = resolve_name(name)
+        self.options = options or DeviceOptions()
+        self.build_root = Path(self.options.build_dir or build_root or "build").resolve()
+        self.seed = int(seed)
+        self.progress = progress
+        self.projects = []
+        #: Every :class:`~brianlab.simulation.Program` made on this session (for timings).
+        self.programs = []
+        self._saved_prefs = {}
+        self._active = False
+
+    @property
+    def standalone(self):
+        """Whether this device builds a project that runs outside Python."""
+        return self.name in STANDALONE
+
+    @property
+    def supports_run_args(self):
+        """Whether a built project can be rerun with new values (Brian's ``run_args``)."""
+        return self.name in ("cpp_standalone", "cuda_standalone")
+
+    @property
+    def report(self):
+        """Brian's ``report=`` argument for ``Network.run``."""
+        return "stderr" if self.progress else None
+
+    # -- life cycle -----------------------------------------------------------
+
+    def __enter__(self):
+        require(self.name, self.options)
+        handler = b2.BrianLogger.console_handler
+        self._saved_log_level = handler.level if handler else None
+        if handler:
+            handler.setLevel(logging.WARNING)
+        self._set_prefs(self._device_prefs())
+        self._saved_dt = b2.defaultclock.dt_
+        if not self.standalone:
+            b2.set_device("runtime")
+        self._active = True
+        return self
+
+    def __exit__(self, *exc):
+        self._active = False
+        self._reset_device()
+        b2.set_device("runtime")
+        b2.defaultclock.dt_ = self._saved_dt
+        for key, value in self._saved_prefs.items():
+            b2.prefs[key] = value
+        self._saved_prefs = {}
+        os.environ.pop(SEED_ENV_VAR, None)
+        if b2.BrianLogger.console_handler and self._saved_log_level is not None:
+            b2.BrianLogger.console_handler.setLevel(self._saved_log_level)
+        return False
+
+    def _set_prefs(self, values):
+        for key, value in values.items():
+            self._saved_prefs.setdefault(key, b2.prefs[key])
+            b2.prefs[key] = value
+
+    def _device_prefs(self):
+        prefs = {}
+        jobs = f"-j{os.cpu_count() or 1}"
+        if self.name == "runtime" and self.options.codegen_target != "auto":
+            prefs["codegen.target"] = self.options.codegen_target
+        if self.name in ("cpp_standalone", "cuda_standalone"):
+            prefs["devices.cpp_standalone.extra_make_args_unix"] = [jobs]
+        if self.name == "cpp_standalone":
+            prefs["devices.cpp_standalone.openmp_threads"] = int(self.options.threads)
+        if self.name == "cuda_standalone":
+            prefs.update(self._cuda_prefs())
+        return prefs
+
+    def _cuda_prefs(self):
+        import brian2cuda  # noqa: F401  (registers the cuda_standalone device and its prefs)
+
+        include, library = _curand()
+        libdir = library.parent
+        if library.name != "libcurand.so":
+            # The wheel ships libcurand.so.10 only; -lcurand needs the unversioned name.
+            libdir = self.build_root / "_curand"
+            libdir.mkdir(parents=True, exist_ok=True)
+            link = libdir / "libcurand.so"
+            if not link.exists():
+                link.symlink_to(library)
+        gpus = _gpus()
+        gpu_id = self.options.gpu_id if self.options.gpu_id is not None else (gpus[0][0] if gpus else 0)
+        capability = self.options.compute_capability
+        if capability is None:
+            capability = dict((g[0], g[2]) for g in gpus).get(gpu_id, DEFAULT_COMPUTE_CAPABILITY)
+        # CUDA 13's Thrust/CUB need C++17, for nvcc and for the host compiler it drives.
+        gcc_args = [a for a in b2.prefs["codegen.cpp.extra_compile_args_gcc"] if not a.startswith("-std=")]
+        nvcc_args = [a for a in b2.prefs["devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc"]
+                     if not a.startswith("-std=")]
+        return {
+            "devices.cuda_standalone.cuda_backend.detect_gpus": False,
+            "devices.cuda_standalone.cuda_backend.gpu_id": int(gpu_id),
+            "devices.cuda_standalone.cuda_backend.compute_capability": float(capability),
+            "devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc": nvcc_args + ["-std=c++17"],
+            "codegen.cpp.extra_compile_args_gcc": gcc_args + ["-std=c++17"],
+            "codegen.cpp.include_dirs": list(b2.prefs["codegen.cpp.include_dirs"]) + [str(include)],
+            "codegen.cpp.library_dirs": list(b2.prefs["codegen.cpp.library_dirs"]) + [str(libdir)],
+            "codegen.cpp.runtime_library_dirs": list(b2.prefs["codegen.cpp.runtime_library_dirs"])
+            + [str(library.parent)],
+        }
+
+    def _reset_device(self):
+        device = b2.get_device()
+        if hasattr(device, "reinit"):
+            device.reinit()
+        device.activate()
+
+    # -- projects -------------------------------------------------------------
+
+    def new_project(self, tag="main"):
+        """Start a fresh Brian project for this device and return its directory.
+
+        For ``runtime`` this resets nothing and returns None. For standalone
+        devices, Brian's device state is reset (earlier projects' objects become
+        unreadable) and the device is pointed at ``build_root/<k>-<tag>``.
+        """
+        if not self._active:
+            raise RuntimeError("DeviceSession.new_project() outside its 'with' block")
+        if not self.standalone:
+            return None
+        if self.projects:
+            self._reset_device()
+        directory = self.build_root / f"{len(self.projects)}-{tag}"
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.name == "cuda_standalone":
+            import brian2cuda  # noqa: F401
+        if self.name == "genn":
+            import brian2genn  # noqa: F401
+        b2.set_device(self.name, directory=str(directory), build_on_run=False)
+        self.projects.append(directory)
+        return directory
+
+    def seed_network(self, seed):
+        """Seed Brian's random numbers for the project being built.
+
+        In standalone devices that support reruns, code is added so that a
+        rerun with ``$BRIANLAB_SEED`` set (see :meth:`set_run_seed`) draws
+        from that seed instead, without recompiling.
+        """
+        b2.seed(int(seed))
+        if self.name == "cpp_standalone":
+            threads = max(1, int(self.options.threads))
+            b2.device.insert_code(
+                "main",
+                f"if (const char* _s = std::getenv(\"{SEED_ENV_VAR}\")) {{\n"
+                f"    for (int _i=0; _i<{threads}; _i++)\n"
+                "        brian::_random_generators[_i].seed(std::strtoul(_s, NULL, 10) + _i);\n"
+                "}",
+            )
+        elif self.name == "cuda_standalone":
+            b2.device.insert_code(
+                "main",
+                f"if (const char* _s = std::getenv(\"{SEED_ENV_VAR}\"))\n"
+                "    random_number_buffer.set_seed(std::strtoull(_s, NULL, 10));",
+            )
+
+    def set_run_seed(self, seed):
+        """Make the next run of the built standalone project draw from ``seed``."""
+        device = b2.get_device()
+        device.run_environment_variables[SEED_ENV_VAR] = str(int(seed))

@@ -1,0 +1,333 @@
+"""Model parameters: frozen dataclasses whose defaults carry Brian units.
+
+A model declares its parameters like this::
+
+    @parameters
+    class LIFParams:
+        tau_m: Quantity = 10 * ms  # membrane time constant
+        n_neurons: int = 100  # population size
+        method: Literal["exact", "euler"] = "exact"  # integration method
+
+:func:`parameters` turns the class into a frozen dataclass (Quantity defaults are
+allowed), and the trailing comments become the descriptions shown by
+``brianlab show MODEL``. :func:`apply_assignments` parses ``--set name=value``
+strings, checking the name and the unit against the defaults.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import dataclasses
+import functools
+import inspect
+import io
+import operator
+import re
+import tokenize
+import typing
+
+import numpy as np
+from brian2 import Quantity, get_dimensions, have_same_dimensions
+from brian2.core.namespace import DEFAULT_UNITS
+from brian2.units.fundamentalunits import get_unit
+
+from brianlab.errors import BrianlabError
+
+__all__ = [
+    "parameters",
+    "describe",
+    "apply_assignments",
+    "parse_quantity",
+    "to_json",
+    "from_json",
+]
+
+# Brian's unit names (``volt``, ``mV``, ``cm2``) and display names (``V``, ``S``).
+_UNITS = dict(DEFAULT_UNITS)
+for _unit in list(DEFAULT_UNITS.values()):
+    _UNITS.setdefault(getattr(_unit, "dispname", None) or str(_unit), _unit)
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def parameters(cls):
+    """Make ``cls`` a frozen dataclass whose defaults may be Brian quantities.
+
+    Plain dataclasses refuse array-like defaults (a ``Quantity`` is an ndarray);
+    each such default is given to the dataclass as a factory returning a copy.
+    """
+    for name in getattr(cls, "__annotations__", {}):
+        default = cls.__dict__.get(name, dataclasses.MISSING)
+        if isinstance(default, np.ndarray):
+            setattr(
+                cls,
+                name,
+                dataclasses.field(default_factory=functools.partial(copy.copy, default)),
+            )
+    return dataclasses.dataclass(frozen=True)(cls)
+
+
+def _field_comments(cls):
+    """Map field name -> the comment that follows its line in the class source."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    comments = {}
+    line_field = {}
+    for lineno, line in enumerate(source.splitlines(), start=1):
+        match = re.match(r"\s+([A-Za-z_]\w*)\s*:", line)
+        if match:
+            line_field[lineno] = match.group(1)
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT and tok.start[0] in line_field:
+            comments[line_field[tok.start[0]]] = tok.string.lstrip("#").strip()
+    return comments
+
+
+def _field_types(cls):
+    module = inspect.getmodule(cls)
+    namespace = dict(vars(module)) if module else {}
+    namespace.setdefault("Quantity", Quantity)
+    namespace.setdefault("Literal", typing.Literal)
+    return typing.get_type_hints(cls, globalns=namespace)
+
+
+def describe(cls):
+    """Rows ``(name, default_text, kind_text, comment)`` for every parameter of ``cls``."""
+    comments = _field_comments(cls)
+    defaults = cls()
+    types = _field_types(cls)
+    rows = []
+    for f in dataclasses.fields(cls):
+        value = getattr(defaults, f.name)
+        rows.append((f.name, _text(value), _kind(types[f.name], value), comments.get(f.name, "")))
+    return rows
+
+
+def _text(value):
+    """``value`` as text that :func:`parse_quantity` (or the bool/str parsers) reads back."""
+    if isinstance(value, Quantity):
+        if value.is_dimensionless:
+            return f"{float(value):g}"
+        number, _, unit = str(value).partition(" ")
+        if re.fullmatch(r"[A-Za-z]+", unit):
+            return f"{float(number):g}*{unit}"
+        return repr(value).replace(" ", "")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _kind(annotation, default):
+    if typing.get_origin(annotation) is typing.Literal:
+        return "one of " + "|".join(str(a) for a in typing.get_args(annotation))
+    if isinstance(default, Quantity):
+        return _dimension_name(default)
+    if annotation is bool:
+        return "true|false"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+_NAMED_DIMENSIONS = {
+    "s": "time",
+    "V": "voltage",
+    "Hz": "rate",
+    "A": "current",
+    "S": "conductance",
+    "F": "capacitance",
+    "m": "length",
+    "ohm": "resistance",
+}
+
+
+def _dimension_name(quantity):
+    dim = get_dimensions(quantity)
+    unit = get_unit(dim)
+    label = _NAMED_DIMENSIONS.get(str(unit), None)
+    if quantity.is_dimensionless:
+        return "dimensionless"
+    return f"{label} ({unit})" if label else f"quantity in {unit}"
+
+
+# ----------------------------------------------------------------------------
+# parsing Brian-style quantity expressions without eval()
+# ----------------------------------------------------------------------------
+
+_BINOPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+
+
+def parse_quantity(text):
+    """Evaluate a Brian-style expression such as ``10*ms`` or ``3*uA/cm**2``.
+
+    Only numbers, Brian unit names and ``+ - * / **`` are allowed.
+
+    Raises
+    ------
+    ValueError
+        If the text is not such an expression or names an unknown unit.
+    """
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"cannot parse {text!r} as a quantity") from exc
+    return _evaluate(tree.body, text)
+
+
+def _evaluate(node, text):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id in _UNITS:
+            return _UNITS[node.id]
+        raise ValueError(f"unknown unit {node.id!r} in {text!r}")
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        return _BINOPS[type(node.op)](_evaluate(node.left, text), _evaluate(node.right, text))
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        return _UNARY[type(node.op)](_evaluate(node.operand, text))
+    raise ValueError(f"cannot parse {text!r}: only numbers, unit names and + - * / ** are allowed")
+
+
+def _convert(name, text, default, annotation):
+    """Convert ``text`` to the type of ``default``; raise BrianlabError naming the fix."""
+    if typing.get_origin(annotation) is typing.Literal:
+        choices = typing.get_args(annotation)
+        for choice in choices:
+            if str(choice) == text:
+                return choice
+        raise BrianlabError(
+            f"parameter {name!r} must be one of {', '.join(map(str, choices))}; got {text!r}"
+        )
+    if isinstance(default, bool) or annotation is bool:
+        lowered = text.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise BrianlabError(f"parameter {name!r} is true or false; got {text!r}")
+    if isinstance(default, str) or annotation is str:
+        return text
+    try:
+        value = parse_quantity(text)
+    except ValueError as exc:
+        raise BrianlabError(f"parameter {name!r}: {exc}") from None
+    except ZeroDivisionError:
+        raise BrianlabError(f"parameter {name!r}: division by zero in {text!r}") from None
+    if isinstance(default, Quantity) and not default.is_dimensionless:
+        expected = _dimension_name(default)
+        example = _text(default)
+        if not isinstance(value, Quantity) or value.is_dimensionless:
+            raise BrianlabError(
+                f"parameter {name!r} needs a unit: it is a {expected}, e.g. {name}={example}"
+            )
+        if not have_same_dimensions(value, default):
+            raise BrianlabError(
+                f"parameter {name!r} has the wrong unit: it is a {expected}, e.g. "
+                f"{name}={example}; got {text} ({_dimension_name(value)})"
+            )
+        return value
+    if isinstance(value, Quantity) and not value.is_dimensionless:
+        raise BrianlabError(f"parameter {name!r} takes a plain number (no unit); got {text}")
+    value = float(value)
+    if isinstance(default, (int, np.integer)) and not isinstance(default, bool) or annotation is int:
+        if value != int(value):
+            raise BrianlabError(f"parameter {name!r} takes a whole number; got {text}")
+        return int(value)
+    return value
+
+
+def apply_assignments(cls, assignments, base=None):
+    """Return ``base`` (default: ``cls()``) with ``name=value`` assignments applied.
+
+    Parameters
+    ----------
+    cls : type
+        A class made by :func:`parameters`.
+    assignments : iterable of str
+        Strings such as ``"tau_m=20*ms"`` or ``"n_neurons=5000"``.
+    base : instance of ``cls``, optional
+        The starting values.
+
+    Raises
+    ------
+    BrianlabError
+        For a malformed assignment, an unknown name (the message lists the valid
+        ones), a missing or wrong unit, or a value the model rejects.
+    """
+    base = cls() if base is None else base
+    names = [f.name for f in dataclasses.fields(cls)]
+    types = _field_types(cls)
+    changes = {}
+    for item in assignments or ():
+        if "=" not in item:
+            raise BrianlabError(f"--set expects name=value (e.g. {names[0]}=...), got {item!r}")
+        name, text = (part.strip() for part in item.split("=", 1))
+        if name not in names:
+            raise BrianlabError(
+                f"unknown parameter {name!r}; valid names: {', '.join(names)}"
+            )
+        changes[name] = _convert(name, text, getattr(base, name), types[name])
+    try:
+        return dataclasses.replace(base, **changes)
+    except (ValueError, TypeError) as exc:
+        raise BrianlabError(f"invalid parameters: {exc}") from None
+
+
+# ----------------------------------------------------------------------------
+# JSON round trip
+# ----------------------------------------------------------------------------
+
+
+def to_json(params):
+    """A JSON-able dict of every parameter; quantities keep value and unit."""
+    out = {}
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        if isinstance(value, Quantity):
+            out[f.name] = {
+                "value": _text(value),
+                "si": float(value),
+                "unit": str(get_unit(get_dimensions(value))),
+            }
+        elif isinstance(value, np.generic):
+            out[f.name] = value.item()
+        else:
+            out[f.name] = value
+    return out
+
+
+def from_json(cls, data):
+    """Rebuild parameters saved by :func:`to_json`, checking names and units.
+
+    Raises
+    ------
+    BrianlabError
+        If a name is unknown to ``cls`` or a unit does not match its default.
+    """
+    defaults = cls()
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise BrianlabError(
+            f"saved parameters {', '.join(unknown)} are unknown to this version of the model"
+        )
+    values = {}
+    for name, saved in data.items():
+        default = getattr(defaults, name)
+        if isinstance(default, Quantity):
+            unit = str(get_unit(get_dimensions(default)))
+            if not isinstance(saved, dict) or saved.get("unit") != unit:
+                raise BrianlabError(f"saved parameter {name!r} is not in {unit}: {saved!r}")
+            values[name] = Quantity(saved["si"], dim=get_dimensions(default))
+        else:
+            values[name] = saved
+    return dataclasses.replace(defaults, **values)

@@ -1,0 +1,189 @@
+"""Compile once, run many times: :class:`Program`.
+
+A :class:`Program` wraps a model's ``build()``. On ``cpp_standalone`` and
+``cuda_standalone`` it generates and compiles the project on the first
+:meth:`Program.run` and every later run only reruns the binary with new values
+(Brian's ``run_args``: initial values of variables, synaptic weights, TimedArray
+contents) and, optionally, a new seed. On ``runtime`` (and ``genn``, which has no
+``run_args``) every run builds the network again with the values applied, so the
+meaning of a run is the same on every device.
+
+Values are named by strings: ``"group.variable"`` for a variable of a named
+group (``"syn_exc_inh.w"``), or the name of a :class:`~brian2.TimedArray` used in
+some group's namespace (``"stimulus"``).
+
+Examples
+--------
+>>> prog = Program(session, lambda: build(params), params.duration, params.dt)  # doctest: +SKIP
+>>> mon = prog.run({"neurons.I": currents})                           # doctest: +SKIP
+>>> counts = mon.spikes.count[:]   # read before the next run()      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+
+import brian2 as b2
+import numpy as np
+
+__all__ = ["Program", "CompileOnly"]
+
+
+class CompileOnly(Exception):
+    """Raised by :meth:`Program.run` after compiling when ``--compile-only`` was asked.
+
+    The command line catches it and records the build without results.
+    """
+
+    def __init__(self, directory, build_s):
+        super().__init__(f"compiled {directory} (not run: --compile-only)")
+        self.directory = directory
+        self.build_s = build_s
+
+
+class Program:
+    """A network built once per shape and run with new values.
+
+    Parameters
+    ----------
+    session : brianlab.devices.DeviceSession
+        The active device.
+    build : callable
+        ``build() -> (Network, monitors)``; must give every object a name.
+    duration : Quantity
+        Simulated time of one run.
+    dt : Quantity, optional
+        The time step. The program sets ``defaultclock.dt`` to it right before
+        calling ``build``; models create their objects on the default clock
+        (brian2cuda's synapse code assumes ``defaultclock``).
+    tag : str
+        Names the standalone project directory.
+
+    Attributes
+    ----------
+    n_builds, n_runs : int
+        How often the network was built (compiled, in standalone) and run.
+    build_s, run_s : float
+        Wall seconds spent building (construction, code generation and
+        compilation) and running, summed over all builds and runs.
+    network, monitors
+        The live network and the monitors record of the latest build. Read
+        monitors after a :meth:`run` and before the next one.
+    """
+
+    def __init__(self, session, build, duration, dt=None, tag="main"):
+        self.session = session
+        self._build = build
+        self.duration = duration
+        self.dt = dt
+        self.tag = tag
+        self.n_builds = 0
+        self.n_runs = 0
+        self.build_s = 0.0
+        self.run_s = 0.0
+        self.network = None
+        self.monitors = None
+        self.directory = None
+        session.programs.append(self)
+
+    @property
+    def rerunnable(self):
+        """Whether runs after the first reuse the compiled project."""
+        return self.session.supports_run_args
+
+    def run(self, values=None, seed=None, results="results"):
+        """Run the network once and return its monitors record.
+
+        Parameters
+        ----------
+        values : dict, optional
+            ``{"group.variable" or timed-array name: value}``, applied before the run.
+        seed : int, optional
+            Seed for this run (default: the session's seed).
+        results : str
+            Standalone: the results folder inside the project, relative. Runs that
+            may happen at the same time need different names.
+
+        Raises
+        ------
+        CompileOnly
+            After compiling, when the session was asked to compile only.
+        """
+        values = dict(values or {})
+        seed = self.session.seed if seed is None else int(seed)
+        if self.rerunnable:
+            if self.network is None:
+                self._compile()
+            if self.session.options.compile_only:
+                raise CompileOnly(self.directory, self.build_s)
+            run_args = {self._resolve(key): value for key, value in values.items()}
+            self.session.set_run_seed(seed)
+            start = time.perf_counter()
+            b2.device.run(
+                directory=str(self.directory),
+                results_directory=results,
+                with_output=False,
+                run_args=run_args,
+            )
+            self.run_s += time.perf_counter() - start
+        else:
+            self._build_and_run(values, seed)
+        self.n_runs += 1
+        return self.monitors
+
+    def _construct(self, seed):
+        self.network = self.monitors = None
+        self.directory = self.session.new_project(self.tag)
+        self.session.seed_network(seed)
+        if self.dt is not None:
+            b2.defaultclock.dt = self.dt
+        network, monitors = self._build()
+        self.network, self.monitors = network, monitors
+        self.n_builds += 1
+
+    def _compile(self):
+        start = time.perf_counter()
+        self._construct(self.session.seed)
+        self.network.run(self.duration, report=self.session.report)
+        b2.device.build(directory=str(self.directory), compile=True, run=False, with_output=False)
+        self.build_s += time.perf_counter() - start
+
+    def _build_and_run(self, values, seed):
+        start = time.perf_counter()
+        self._construct(seed)
+        for key, value in values.items():
+            target = self._resolve(key)
+            if isinstance(target, b2.TimedArray):
+                new = np.asarray(value, dtype=float)
+                if new.shape != target.values.shape:
+                    raise ValueError(
+                        f"value for TimedArray {key!r} has shape {new.shape}, expected {target.values.shape}"
+                    )
+                target.values[...] = new
+            else:
+                target[:] = value
+        self.build_s += time.perf_counter() - start
+        start = time.perf_counter()
+        self.network.run(self.duration, report=self.session.report)
+        if self.session.standalone:  # genn: no run_args, so each run is a full build
+            if self.session.options.compile_only:
+                b2.device.build(directory=str(self.directory), compile=True, run=False)
+                raise CompileOnly(self.directory, time.perf_counter() - start)
+            b2.device.build(directory=str(self.directory), compile=True, run=True, with_output=False)
+        self.run_s += time.perf_counter() - start
+
+    def _resolve(self, key):
+        """The VariableView or TimedArray named by ``key`` in the built network."""
+        if "." in key:
+            group_name, variable = key.split(".", 1)
+            try:
+                group = self.network[group_name]
+            except KeyError:
+                names = sorted(obj.name for obj in self.network.objects)
+                raise KeyError(f"no object {group_name!r} in the network; it has: {', '.join(names)}") from None
+            return getattr(group, variable)
+        for obj in self.network.objects:
+            for candidate in (getattr(obj, "namespace", None) or {}).values():
+                if isinstance(candidate, b2.TimedArray) and candidate.name == key:
+                    return candidate
+        raise KeyError(f"no TimedArray named {key!r} in any group's namespace")

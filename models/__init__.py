@@ -1,0 +1,5 @@
+"""Equation-string models, by command-line name (each module defines ``MODEL``)."""
+
+MODELS = {
+    "lif": "models.lif",
+}

@@ -1,0 +1,1 @@
+"""Experiment scripts: ``python -m runs.NAME --help``."""
