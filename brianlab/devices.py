@@ -397,6 +397,7 @@ class DeviceSession:
         self.projects = []
         #: Every :class:`~brianlab.simulation.Program` made on this session (for timings).
         self.programs = []
+        self._last_program_key = None
         self._saved_prefs = {}
         self._active = False
 
@@ -524,6 +525,21 @@ class DeviceSession:
         b2.set_device(self.name, directory=str(directory), build_on_run=False)
         self.projects.append(directory)
         return directory
+
+    def program(self, build, duration, dt=None, tag="main", key=None):
+        """A :class:`~brianlab.simulation.Program` for ``build``, reused while ``key`` repeats.
+
+        Successive calls with the same (hashable, not None) ``key`` return the same
+        program, so a second simulation of the same network shape reruns the
+        compiled project instead of building again. Only the latest program is
+        kept: a standalone device holds one project at a time.
+        """
+        from brianlab.simulation import Program
+
+        if key is not None and self.programs and self._last_program_key == key:
+            return self.programs[-1]
+        self._last_program_key = key
+        return Program(self, build, duration, dt=dt, tag=tag)
 
     def seed_network(self, seed):
         """Seed Brian's random numbers for the project being built.

@@ -68,6 +68,10 @@ class Model:
         ``figures(record, out_dir) -> list of Path``: PNGs drawn from a saved run.
     accepts_from : bool
         Whether ``--from RUN_DIR`` (start from a previous run's state) makes sense.
+    sweepable : tuple of str
+        Parameters that change between runs of one compiled network (they are
+        ``(constant)`` variables or TimedArray contents set through ``run_args``);
+        every other parameter changes the network's shape and needs a new build.
     """
 
     name: str
@@ -76,6 +80,7 @@ class Model:
     simulate: Callable[..., Result]
     figures: Callable[[RunRecord, Path], list]
     accepts_from: bool = False
+    sweepable: tuple = ()
 
 
 def model_names():

@@ -41,6 +41,7 @@ __all__ = [
     "parse_quantity",
     "to_json",
     "from_json",
+    "structure_key",
 ]
 
 # Brian's unit names (``volt``, ``mV``, ``cm2``) and display names (``V``, ``S``).
@@ -331,3 +332,13 @@ def from_json(cls, data):
         else:
             values[name] = saved
     return dataclasses.replace(defaults, **values)
+
+
+def structure_key(params, sweepable=()):
+    """A hashable key of every parameter not in ``sweepable``.
+
+    Two parameter sets with the same key build the same network shape; the
+    ``sweepable`` ones reach the compiled network as ``run_args`` values.
+    """
+    data = to_json(params)
+    return tuple(sorted((name, repr(value)) for name, value in data.items() if name not in sweepable))

@@ -23,8 +23,7 @@ from brian2 import Hz, Quantity, mV, ms, second
 
 from brianlab import plotting
 from brianlab.model import Model, Result
-from brianlab.params import parameters
-from brianlab.simulation import Program
+from brianlab.params import parameters, structure_key
 
 LIF_EQS = """
 dv/dt = (E_L - v + drive) / tau_m : volt (unless refractory)
@@ -153,10 +152,24 @@ def build(params):
     return network, LIFMonitors(spikes, voltage)
 
 
+#: Parameters that reach a compiled network as run_args values (no rebuild).
+SWEEPABLE = ("drive_min", "drive_max", "w_syn")
+
+
+def run_values(params):
+    """The run_args values that carry the :data:`SWEEPABLE` parameters."""
+    values = {"neurons.drive": drives(params)}
+    if params.k_conn > 0:
+        values["syn_exc.w"] = params.w_syn
+    return values
+
+
 def simulate(params, session, previous=None):
     """Run the ``lif`` model on ``session``'s device and collect its results."""
-    program = Program(session, lambda: build(params), params.duration, params.dt, tag="lif")
-    monitors = program.run()
+    program = session.program(
+        lambda: build(params), params.duration, params.dt, tag="lif", key=("lif", structure_key(params, SWEEPABLE))
+    )
+    monitors = program.run(run_values(params))
     duration = float(params.duration)
     counts = np.asarray(monitors.spikes.count[:])
     rates = counts / duration
@@ -231,4 +244,5 @@ MODEL = Model(
     params=LIFParams,
     simulate=simulate,
     figures=figures,
+    sweepable=SWEEPABLE,
 )

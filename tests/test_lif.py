@@ -82,3 +82,19 @@ def test_seeds_reproduce_and_differ_without_recompiling(tmp_path):
     assert np.array_equal(seed1, seed1_again)
     assert not np.array_equal(seed1, seed2)
     assert np.array_equal(seed2, fresh2)
+
+
+def test_a_second_simulation_of_the_same_shape_does_not_compile(tmp_path):
+    base = apply_assignments(lif.LIFParams, [*SMALL, "k_conn=2"])
+    changed = apply_assignments(lif.LIFParams, ["drive_max=60*mV", "w_syn=3*mV"], base=base)
+    with DeviceSession("cpp_standalone", build_root=tmp_path / "cpp", progress=False) as session:
+        first = lif.simulate(base, session)
+        second = lif.simulate(changed, session)
+        assert len(session.programs) == 1 and session.programs[0].n_builds == 1
+        reshaped = lif.simulate(apply_assignments(lif.LIFParams, ["n_neurons=30"], base=base), session)
+        assert len(session.programs) == 2
+    with DeviceSession("runtime", progress=False) as session:
+        reference = lif.simulate(changed, session)
+    assert second.metrics["n_spikes"] != first.metrics["n_spikes"]
+    assert np.array_equal(second.arrays["spike_i"], reference.arrays["spike_i"])
+    assert len(reshaped.arrays["rate"]) == 30
