@@ -24,6 +24,7 @@ to return to) is the model for this module.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import importlib.metadata
 import importlib.util
 import logging
@@ -400,6 +401,7 @@ class DeviceSession:
         self._last_program_key = None
         self._saved_prefs = {}
         self._active = False
+        self._lock = None
 
     @property
     def standalone(self):
@@ -420,6 +422,8 @@ class DeviceSession:
 
     def __enter__(self):
         require(self.name, self.options)
+        if self.standalone:
+            self._lock_build_root()
         handler = b2.BrianLogger.console_handler
         self._saved_log_level = handler.level if handler else None
         if handler:
@@ -440,9 +444,26 @@ class DeviceSession:
             b2.prefs[key] = value
         self._saved_prefs = {}
         os.environ.pop(SEED_ENV_VAR, None)
+        if self._lock is not None:
+            self._lock.close()  # releases the flock
+            self._lock = None
         if b2.BrianLogger.console_handler and self._saved_log_level is not None:
             b2.BrianLogger.console_handler.setLevel(self._saved_log_level)
         return False
+
+    def _lock_build_root(self):
+        """Hold an exclusive lock on the build root, so no two runs build in it at once."""
+        self.build_root.mkdir(parents=True, exist_ok=True)
+        lock = open(self.build_root / ".brianlab.lock", "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise BrianlabError(
+                f"build directory {self.build_root} is in use by another run; "
+                "choose another --build-dir or wait for that run to finish"
+            ) from None
+        self._lock = lock
 
     def _set_prefs(self, values):
         for key, value in values.items():

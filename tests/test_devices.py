@@ -73,3 +73,12 @@ def test_session_restores_brian_after_a_standalone_build(tmp_path):
         assert b2.prefs["devices.cpp_standalone.openmp_threads"] == 2
     assert type(b2.get_device()).__name__ == "RuntimeDevice"
     assert b2.prefs["devices.cpp_standalone.openmp_threads"] == before
+
+
+def test_two_sessions_cannot_share_a_build_directory(tmp_path):
+    with DeviceSession("cpp_standalone", DeviceOptions(build_dir=tmp_path), progress=False):
+        with pytest.raises(BrianlabError, match="is in use by another run; choose another --build-dir"):
+            DeviceSession("cpp_standalone", DeviceOptions(build_dir=tmp_path), progress=False).__enter__()
+    # released on exit: the directory can be used again
+    with DeviceSession("cpp_standalone", DeviceOptions(build_dir=tmp_path), progress=False) as session:
+        assert session.build_root == tmp_path.resolve()
