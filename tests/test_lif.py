@@ -9,7 +9,7 @@ from brianlab.params import apply_assignments
 from brianlab.simulation import Program
 from models import lif
 
-from conftest import RUNNABLE
+from conftest import RUNNABLE, device_params
 
 SMALL = ["n_neurons=40", "duration=300*ms"]
 
@@ -38,9 +38,14 @@ def coupled_runtime(tmp_path_factory):
     return simulate("runtime", tmp_path_factory.mktemp("rt"), ["k_conn=3", "w_syn=1.5*mV"])
 
 
-@pytest.mark.parametrize("device", [d for d in RUNNABLE if d.values[0] != "runtime"])
-def test_standalone_devices_agree_with_runtime_to_numerical_precision(device, tmp_path, coupled_runtime):
-    other = simulate(device, tmp_path, ["k_conn=3", "w_syn=1.5*mV"])
+STANDALONE = [
+    pytest.param(d.values[0], 0, marks=d.marks, id=d.id) for d in device_params("cpp_standalone", "cuda_standalone")
+] + [pytest.param("cpp_standalone", 2, marks=device_params("cpp_standalone")[0].marks, id="cpp_standalone-2threads")]
+
+
+@pytest.mark.parametrize("device, threads", STANDALONE)
+def test_standalone_devices_agree_with_runtime_to_numerical_precision(device, threads, tmp_path, coupled_runtime):
+    other = simulate(device, tmp_path, ["k_conn=3", "w_syn=1.5*mV"], threads=threads)
     a, b = coupled_runtime.arrays, other.arrays
     # the coupling matters: the coupled network fires differently from the ramp alone
     assert coupled_runtime.metrics["n_spikes"] > 0
