@@ -25,7 +25,7 @@ from pathlib import Path
 from brianlab import devices
 from brianlab.errors import BrianlabError
 
-__all__ = ["main", "add_device_arguments", "device_options", "run_model"]
+__all__ = ["main", "add_device_arguments", "device_options", "run_model", "record_run"]
 
 
 # ----------------------------------------------------------------------------
@@ -99,8 +99,6 @@ def run_model(model, params, device, options, seed=0, out=None, from_dir=None, p
         For anything the user can fix; nothing is written then.
     """
     from brianlab import records
-    from brianlab.params import to_json
-    from brianlab.simulation import CompileOnly
 
     log = log or (lambda message: None)
     device = devices.resolve_name(device)
@@ -112,53 +110,96 @@ def run_model(model, params, device, options, seed=0, out=None, from_dir=None, p
         previous = records.load_run(from_dir, model)
     final = Path(out) if out is not None else records.default_run_dir(model.name, device, seed)
     staged = records.StagedRun(final)
-    committed = False
     try:
-        staged.write_json(
-            records.CONFIG,
-            records.config_record(model.name, to_json(params), device, options, seed, from_dir),
-        )
-        start = time.perf_counter()
         session = devices.DeviceSession(device, options, build_root=staged.path / "build", seed=seed, progress=progress)
-        try:
-            with session:
-                result = model.simulate(params, session, previous)
-                metrics = dict(result.metrics)
-        except CompileOnly as done:
-            metrics = {"compiled_only": True, "project": str(Path(done.directory)), "build_wall_s": done.build_s}
-            staged.write_json(records.METRICS, metrics)
-            path = staged.commit()
-            committed = True
-            log(f"compiled {model.name} for {device} (not run: --compile-only); build in {final / 'build'}")
-            return path, metrics
-        metrics.update(_timings(session, time.perf_counter() - start))
-        metrics["device"] = device
-        staged.write_json(records.METRICS, metrics)
-        staged.write_arrays(result.arrays)
-        record = records.load_run(staged.path, model)
-        model.figures(record, staged.path / records.FIGURES)
-        path = staged.commit()
-        committed = True
-        return path, metrics
+        with session:
+            path, metrics = record_run(model, params, session, staged, previous)
     except BrianlabError:
         staged.discard()
         raise
     except BaseException:
-        if not committed:
+        if staged.path.exists():
             log(f"run failed; its partial output is kept at {staged.path}")
         raise
+    if metrics.get("compiled_only"):
+        log(f"compiled {model.name} for {device} (not run: --compile-only); build in {final / 'build'}")
+    return path, metrics
 
 
-def _timings(session, total_s):
-    programs = session.programs
-    build_s = sum(p.build_s for p in programs)
-    run_s = sum(p.run_s for p in programs)
+def record_run(model, params, session, staged, previous=None, extra_config=None):
+    """Simulate ``params`` on an open session, record the run in ``staged`` and commit it.
+
+    The session stays open, so a caller that records many runs of one network
+    shape (a sweep) compiles it once: each run reruns the compiled project.
+
+    Parameters
+    ----------
+    model : brianlab.model.Model
+    params : instance of ``model.params``
+    session : brianlab.devices.DeviceSession
+        Active (inside its ``with`` block); ``session.seed`` is the run's seed.
+    staged : brianlab.records.StagedRun
+        Where the run is written; committed (renamed into place) at the end.
+    previous : brianlab.model.RunRecord, optional
+        The run to start from (``--from``).
+    extra_config : dict, optional
+        More entries for ``config.json``.
+
+    Returns
+    -------
+    (Path, dict)
+        The committed run directory and its metrics. ``build_wall_s``,
+        ``run_wall_s``, ``n_builds``, ``n_compiles`` and ``n_runs`` count this run
+        only, not earlier runs on the same session.
+    """
+    from brianlab import records
+    from brianlab.params import to_json
+    from brianlab.simulation import CompileOnly
+
+    from_run = None if previous is None else previous.path
+    config = records.config_record(model.name, to_json(params), session.name, session.options, session.seed, from_run)
+    config.update(extra_config or {})
+    staged.write_json(records.CONFIG, config)
+    before = _counters(session)
+    start = time.perf_counter()
+    try:
+        result = model.simulate(params, session, previous)
+    except CompileOnly as done:
+        metrics = {"compiled_only": True, "project": str(Path(done.directory)), "build_wall_s": done.build_s}
+        staged.write_json(records.METRICS, metrics)
+        return staged.commit(), metrics
+    metrics = dict(result.metrics)
+    metrics.update(_timings(session, time.perf_counter() - start, before))
+    metrics["device"] = session.name
+    staged.write_json(records.METRICS, metrics)
+    staged.write_arrays(result.arrays)
+    record = records.load_run(staged.path, model)
+    model.figures(record, staged.path / records.FIGURES)
+    return staged.commit(), metrics
+
+
+_COUNTERS = ("build_s", "run_s", "n_builds", "n_compiles", "n_runs")
+
+
+def _counters(session):
+    """{program id: its counters}, to tell one run's share from a session's totals."""
+    return {id(p): [getattr(p, name) for name in _COUNTERS] for p in session.programs}
+
+
+def _timings(session, total_s, before=None):
+    totals = [0] * len(_COUNTERS)
+    for program in session.programs:
+        earlier = (before or {}).get(id(program), [0] * len(_COUNTERS))
+        for k, name in enumerate(_COUNTERS):
+            totals[k] += getattr(program, name) - earlier[k]
+    build_s, run_s, n_builds, n_compiles, n_runs = totals
     return {
         "build_wall_s": build_s,
         "run_wall_s": run_s,
         "total_wall_s": total_s,
-        "n_builds": sum(p.n_builds for p in programs),
-        "n_runs": sum(p.n_runs for p in programs),
+        "n_builds": n_builds,
+        "n_compiles": n_compiles,
+        "n_runs": n_runs,
     }
 
 
