@@ -26,7 +26,7 @@ from pathlib import Path
 from brianlab import devices
 from brianlab.errors import BrianlabError
 
-__all__ = ["main", "add_device_arguments", "device_options", "run_model", "record_run"]
+__all__ = ["main", "add_device_arguments", "device_options", "run_model", "record_run", "session_counters"]
 
 
 # ----------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def run_model(model, params, device, options, seed=0, out=None, from_dir=None, p
     return path, metrics
 
 
-def record_run(model, params, session, staged, previous=None, extra_config=None, since=None):
+def record_run(model, params, session, staged, previous=None, extra_config=None, since=None, figures=True):
     """Simulate ``params`` on an open session, record the run in ``staged`` and commit it.
 
     The session stays open, so a caller that records many runs of one network
@@ -148,6 +148,8 @@ def record_run(model, params, session, staged, previous=None, extra_config=None,
     since : optional
         A :func:`session_counters` snapshot: count builds, runs and wall time
         from there (a build made for this run just before it). Default: now.
+    figures : bool
+        Draw the model's figures (``brianlab plot RUN_DIR`` can draw them later).
 
     Returns
     -------
@@ -176,8 +178,8 @@ def record_run(model, params, session, staged, previous=None, extra_config=None,
     metrics["device"] = session.name
     staged.write_json(records.METRICS, metrics)
     staged.write_arrays(result.arrays)
-    record = records.load_run(staged.path, model)
-    model.figures(record, staged.path / records.FIGURES)
+    if figures:
+        model.figures(records.load_run(staged.path, model), staged.path / records.FIGURES)
     return staged.commit(), metrics
 
 
@@ -307,6 +309,7 @@ def cmd_sweep(args):
         workers=args.workers,
         out=args.out,
         retries=args.retries,
+        point_figures=not args.no_point_figures,
         progress=not args.quiet,
         log=log,
     )
@@ -415,9 +418,11 @@ def build_parser():
                    help="'local' (a cluster of worker processes on this machine) or a Dask scheduler's "
                    "address, tcp://HOST:8786 (default local)")
     p.add_argument("--workers", type=int, default=None, help="local: worker processes (default: one per core)")
-    p.add_argument("--retries", type=int, default=2, help="times a task whose worker died is run again (default 2)")
+    p.add_argument("--retries", type=int, default=2, help="times Dask runs a task again after it failed or its worker died (default 2)")
     p.add_argument("--out", type=Path, default=None,
                    help="sweep directory; the same one resumes (default results/sweeps/MODEL-<hash>)")
+    p.add_argument("--no-point-figures", action="store_true",
+                   help="do not draw each point's figures (faster; 'brianlab plot RUN_DIR' draws them later)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
