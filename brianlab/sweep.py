@@ -116,6 +116,7 @@ class Chunk:
     out: str
     build_dir: str
     command: tuple
+    point_figures: bool = True
 
 
 @dataclasses.dataclass
@@ -269,7 +270,7 @@ def _plan(model, texts, values, seeds, fixed, device, options):
             params = apply_assignments(model.params, [*fixed, *assignments])
             shape = _shape_name(model, structure_key(params, model.sweepable), options_key)
         except BrianlabError as exc:
-            params, shape, error = None, None, str(exc)
+            shape, error = None, str(exc)
         for seed in seeds:
             identity = {"model": model.name, "fixed": fixed_canonical, "values": canonical, "seed": seed,
                         "options": options_key}
@@ -329,6 +330,12 @@ def run_chunk(chunk):
             if chunk.device in devices.STANDALONE:
                 rerunnable = chunk.device in ("cpp_standalone", "cuda_standalone")
                 slot = slots.enter_context(_BuildSlot(Path(chunk.build_dir), share=rerunnable))
+            options = dataclasses.replace(chunk.options, build_dir=slot and slot.path)
+
+            def open_session():
+                session = devices.DeviceSession(chunk.device, options, progress=False, build_seed=BUILD_SEED)
+                return stack.enter_context(session)
+
             session = None
             for point in chunk.points:
                 if (out / RUNS / point.id).is_dir():
@@ -336,12 +343,11 @@ def run_chunk(chunk):
                     continue
                 since = None
                 if session is None:
-                    options = dataclasses.replace(chunk.options, build_dir=slot and slot.path)
-                    session = stack.enter_context(
-                        devices.DeviceSession(chunk.device, options, seed=point.seed, progress=False,
-                                              build_seed=BUILD_SEED)
-                    )
+                    session = open_session()
                     since = _compile_shape(model, chunk, point, session)
+                    if since is None:  # let the point build for itself, and report what goes wrong
+                        stack.close()
+                        session = open_session()
                 status = _run_point(model, chunk, point, session, worker, since)
                 if slot is not None:
                     if status == "done":
@@ -361,7 +367,8 @@ def _compile_shape(model, chunk, point, session):
     through ``run_args``; compiling each shape from the same values makes its
     code the same whichever point comes first, so a build slot that holds the
     shape already has nothing to compile. Returns the counters to charge the
-    build to the point (:func:`brianlab.cli.session_counters`).
+    build to the point (:func:`brianlab.cli.session_counters`), or None if the
+    build failed.
     """
     from brianlab.cli import session_counters
     from brianlab.params import apply_assignments
@@ -383,7 +390,7 @@ def _compile_shape(model, chunk, point, session):
     except CompileOnly:
         pass
     except Exception:  # noqa: BLE001  (the point's own run reports the problem)
-        pass
+        return None
     finally:
         session.options = options
     return since
@@ -401,7 +408,8 @@ def _run_point(model, chunk, point, session, worker, since=None):
         staged = records.StagedRun(final)
         try:
             sweep_info = {"dir": str(out), "point": point.id, "worker": worker, "command": list(chunk.command)}
-            record_run(model, params, session, staged, extra_config={"sweep": sweep_info}, since=since)
+            record_run(model, params, session, staged, extra_config={"sweep": sweep_info}, since=since,
+                       figures=chunk.point_figures)
         except BaseException:
             staged.discard()
             raise
@@ -534,7 +542,7 @@ def _complete(slot):
 
 
 def run_sweep(model, grid, seeds=1, base_seed=0, fixed=(), device=None, options=None, scheduler="local",
-              workers=None, out=None, build_cache=None, retries=2, progress=True, log=None):
+              workers=None, out=None, build_cache=None, retries=2, point_figures=True, progress=True, log=None):
     """Run ``model`` over ``grid`` x seeds on Dask; return a :class:`SweepResult`.
 
     Parameters
@@ -565,6 +573,9 @@ def run_sweep(model, grid, seeds=1, base_seed=0, fixed=(), device=None, options=
         Default: ``options.build_dir``, else :func:`default_build_cache`.
     retries : int
         Times Dask runs a task again after it failed (a worker that died).
+    point_figures : bool
+        Draw each point's figures into its run directory (``brianlab plot`` can
+        draw them later); the sweep's own figures are drawn either way.
     progress : bool
         Show a progress bar (points done/total, time left) on stderr.
     log : callable, optional
@@ -638,7 +649,8 @@ def run_sweep(model, grid, seeds=1, base_seed=0, fixed=(), device=None, options=
         if todo:
             chunks = [
                 Chunk(model=model.name, device=device, options=options, fixed=fixed, points=members,
-                      out=str(out.resolve()), build_dir=str(cache / shape), command=tuple(sys.argv))
+                      out=str(out.resolve()), build_dir=str(cache / shape), command=tuple(sys.argv),
+                      point_figures=point_figures)
                 for shape, members in _chunks(todo, shapes, n_workers)
             ]
             where = f"; builds in {cache}" if device in devices.STANDALONE else ""
