@@ -687,18 +687,16 @@ def _execute(client, chunks, table, retries, n_before, n_total, progress, log):
                 table.write()
                 last_write = time.monotonic()
             time.sleep(0.25)
-        ran = 0
         for future, chunk in zip(futures, chunks):
             if future.status == "finished":
-                ran += sum(status != "skipped" for _, status in future.result())
                 continue
             error = f"task failed on the cluster: {_one_line(future.exception())}"
             log(error)
             for point in chunk.points:
                 if not (table.out / RUNS / point.id).is_dir():
                     _write_failure(table.out, point, error, "", "client")
-                    ran += 1
-        bar.update(n_before + len(todo_ids & table.finished_ids()) - bar.n)
+        ran = len(todo_ids & table.finished_ids())  # whichever task, or retry of it, finished them
+        bar.update(n_before + ran - bar.n)
     finally:
         bar.close()
     return ran
