@@ -6,6 +6,7 @@
     brianlab list [--json]                  the models
     brianlab show MODEL                     a model's parameters, units and defaults
     brianlab run MODEL [options]            build, run and record one model
+    brianlab sweep MODEL --grid N=V1,V2 ... run a model over a parameter grid on Dask
     brianlab plot RUN_DIR [--out DIR]       draw a saved run's figures again
     brianlab demo                           the short demo the set-up runs
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from brianlab import devices
 from brianlab.errors import BrianlabError
 
-__all__ = ["main", "add_device_arguments", "device_options", "run_model"]
+__all__ = ["main", "add_device_arguments", "device_options", "run_model", "record_run", "session_counters"]
 
 
 # ----------------------------------------------------------------------------
@@ -99,8 +100,6 @@ def run_model(model, params, device, options, seed=0, out=None, from_dir=None, p
         For anything the user can fix; nothing is written then.
     """
     from brianlab import records
-    from brianlab.params import to_json
-    from brianlab.simulation import CompileOnly
 
     log = log or (lambda message: None)
     device = devices.resolve_name(device)
@@ -112,53 +111,100 @@ def run_model(model, params, device, options, seed=0, out=None, from_dir=None, p
         previous = records.load_run(from_dir, model)
     final = Path(out) if out is not None else records.default_run_dir(model.name, device, seed)
     staged = records.StagedRun(final)
-    committed = False
     try:
-        staged.write_json(
-            records.CONFIG,
-            records.config_record(model.name, to_json(params), device, options, seed, from_dir),
-        )
-        start = time.perf_counter()
         session = devices.DeviceSession(device, options, build_root=staged.path / "build", seed=seed, progress=progress)
-        try:
-            with session:
-                result = model.simulate(params, session, previous)
-                metrics = dict(result.metrics)
-        except CompileOnly as done:
-            metrics = {"compiled_only": True, "project": str(Path(done.directory)), "build_wall_s": done.build_s}
-            staged.write_json(records.METRICS, metrics)
-            path = staged.commit()
-            committed = True
-            log(f"compiled {model.name} for {device} (not run: --compile-only); build in {final / 'build'}")
-            return path, metrics
-        metrics.update(_timings(session, time.perf_counter() - start))
-        metrics["device"] = device
-        staged.write_json(records.METRICS, metrics)
-        staged.write_arrays(result.arrays)
-        record = records.load_run(staged.path, model)
-        model.figures(record, staged.path / records.FIGURES)
-        path = staged.commit()
-        committed = True
-        return path, metrics
+        with session:
+            path, metrics = record_run(model, params, session, staged, previous)
     except BrianlabError:
         staged.discard()
         raise
     except BaseException:
-        if not committed:
+        if staged.path.exists():
             log(f"run failed; its partial output is kept at {staged.path}")
         raise
+    if metrics.get("compiled_only"):
+        log(f"compiled {model.name} for {device} (not run: --compile-only); build in {final / 'build'}")
+    return path, metrics
 
 
-def _timings(session, total_s):
-    programs = session.programs
-    build_s = sum(p.build_s for p in programs)
-    run_s = sum(p.run_s for p in programs)
+def record_run(model, params, session, staged, previous=None, extra_config=None, since=None, figures=True):
+    """Simulate ``params`` on an open session, record the run in ``staged`` and commit it.
+
+    The session stays open, so a caller that records many runs of one network
+    shape (a sweep) compiles it once: each run reruns the compiled project.
+
+    Parameters
+    ----------
+    model : brianlab.model.Model
+    params : instance of ``model.params``
+    session : brianlab.devices.DeviceSession
+        Active (inside its ``with`` block); ``session.seed`` is the run's seed.
+    staged : brianlab.records.StagedRun
+        Where the run is written; committed (renamed into place) at the end.
+    previous : brianlab.model.RunRecord, optional
+        The run to start from (``--from``).
+    extra_config : dict, optional
+        More entries for ``config.json``.
+    since : optional
+        A :func:`session_counters` snapshot: count builds, runs and wall time
+        from there (a build made for this run just before it). Default: now.
+    figures : bool
+        Draw the model's figures (``brianlab plot RUN_DIR`` can draw them later).
+
+    Returns
+    -------
+    (Path, dict)
+        The committed run directory and its metrics. ``build_wall_s``,
+        ``run_wall_s``, ``n_builds``, ``n_compiles`` and ``n_runs`` count this run
+        only, not earlier runs on the same session.
+    """
+    from brianlab import records
+    from brianlab.params import to_json
+    from brianlab.simulation import CompileOnly
+
+    from_run = None if previous is None else previous.path
+    config = records.config_record(model.name, to_json(params), session.name, session.options, session.seed, from_run)
+    config.update(extra_config or {})
+    staged.write_json(records.CONFIG, config)
+    start, before = since or session_counters(session)
+    try:
+        result = model.simulate(params, session, previous)
+    except CompileOnly as done:
+        metrics = {"compiled_only": True, "project": str(Path(done.directory)), "build_wall_s": done.build_s}
+        staged.write_json(records.METRICS, metrics)
+        return staged.commit(), metrics
+    metrics = dict(result.metrics)
+    metrics.update(_timings(session, time.perf_counter() - start, before))
+    metrics["device"] = session.name
+    staged.write_json(records.METRICS, metrics)
+    staged.write_arrays(result.arrays)
+    if figures:
+        model.figures(records.load_run(staged.path, model), staged.path / records.FIGURES)
+    return staged.commit(), metrics
+
+
+_COUNTERS = ("build_s", "run_s", "n_builds", "n_compiles", "n_runs")
+
+
+def session_counters(session):
+    """(time, {program id: its counters}): to tell one run's share from a session's totals."""
+    return time.perf_counter(), {id(p): [getattr(p, name) for name in _COUNTERS] for p in session.programs}
+
+
+def _timings(session, total_s, before=None):
+    totals = [0] * len(_COUNTERS)
+    for program in session.programs:
+        earlier = (before or {}).get(id(program), [0] * len(_COUNTERS))
+        for k, name in enumerate(_COUNTERS):
+            totals[k] += getattr(program, name) - earlier[k]
+    build_s, run_s, n_builds, n_compiles, n_runs = totals
     return {
         "build_wall_s": build_s,
         "run_wall_s": run_s,
         "total_wall_s": total_s,
-        "n_builds": sum(p.n_builds for p in programs),
-        "n_runs": sum(p.n_runs for p in programs),
+        "n_builds": n_builds,
+        "n_compiles": n_compiles,
+        "n_runs": n_runs,
     }
 
 
@@ -246,6 +292,41 @@ def _print_summary(path, metrics):
     print(f"results: {path}")
 
 
+def cmd_sweep(args):
+    from brianlab.sweep import TIMINGS, parse_grid, run_sweep
+
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731  (stdout is for the summary)
+    grid = parse_grid(args.grid)
+    result = run_sweep(
+        args.model,
+        grid,
+        seeds=args.seeds,
+        base_seed=args.seed,
+        fixed=args.set,
+        device=args.device,
+        options=device_options(args),
+        scheduler=args.scheduler,
+        workers=args.workers,
+        out=args.out,
+        retries=args.retries,
+        point_figures=not args.no_point_figures,
+        progress=not args.quiet,
+        log=log,
+    )
+    table = result.table.copy()
+    for k, name in enumerate(grid):  # the values as typed, not in SI units
+        table[name] = [point.assignments[k].split("=", 1)[1] for point in result.points]
+    lead = [*grid, "seed", "status"]
+    metrics = [c for c in table.columns if c not in ("point", *lead, *TIMINGS, "worker", "build_dir", "run_dir", "error")]
+    print(table[lead + metrics[:3]].to_string(index=False, max_rows=40))
+    print(f"{len(table)} points: {result.n_done} done ({result.n_ran} run now, {result.n_skipped} before), "
+          f"{result.n_failed} failed")
+    print(f"table: {result.out / 'table.csv'} (and table.parquet); figures: {result.out / 'figures'}")
+    if result.n_failed:
+        print(f"errors: {result.out / 'failed'} (run the same command again to retry the failed points)")
+    return 0 if result.n_done == len(table) else 1
+
+
 def cmd_plot(args):
     from brianlab import records
     from brianlab.model import get_model
@@ -315,6 +396,35 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
     p.add_argument("--quiet", action="store_true", help="no progress reports")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "sweep",
+        help="run a model over a grid of parameters (and seeds) on Dask, compiled once per shape",
+        description="Run MODEL for every combination of the --grid values (times --seeds seeds) on Dask. "
+        "Parameters that the model declares sweepable are set in a compiled program, so each worker "
+        "compiles a network shape once. Running the same sweep again resumes it: finished points are "
+        "skipped, failed ones run again. With --build-dir, builds are cached there (default: "
+        "$BRIANLAB_BUILD_CACHE or ~/.cache/brianlab/builds). Exit status 1 if a point failed.",
+    )
+    p.add_argument("model")
+    p.add_argument("--grid", action="append", required=True, metavar="NAME=V1,V2,...",
+                   help="values of one parameter, Brian units (drive_max=20*mV,30*mV); repeatable")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per grid point: --seed, --seed+1, ... (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a parameter for every point; repeatable")
+    add_device_arguments(p)
+    p.add_argument("--scheduler", default="local",
+                   help="'local' (a cluster of worker processes on this machine) or a Dask scheduler's "
+                   "address, tcp://HOST:8786 (default local)")
+    p.add_argument("--workers", type=int, default=None, help="local: worker processes (default: one per core)")
+    p.add_argument("--retries", type=int, default=2, help="times Dask runs a task again after it failed or its worker died (default 2)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="sweep directory; the same one resumes (default results/sweeps/MODEL-<hash>)")
+    p.add_argument("--no-point-figures", action="store_true",
+                   help="do not draw each point's figures (faster; 'brianlab plot RUN_DIR' draws them later)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("plot", help="draw a saved run's figures again")
     p.add_argument("run_dir", type=Path)

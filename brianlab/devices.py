@@ -378,7 +378,13 @@ class DeviceSession:
         Where standalone projects go unless ``options.build_dir`` says otherwise;
         each :meth:`new_project` gets its own subdirectory.
     seed : int
-        The seed for every random source of the run.
+        The seed for every random source of the run (``program.run()`` draws from
+        it; set ``session.seed`` between runs to change it).
+    build_seed : int, optional
+        The seed compiled into a rerunnable standalone project (default: ``seed``).
+        Its runs draw from their own seed through ``$BRIANLAB_SEED`` whatever this
+        is, so a sweep fixes it and the generated code is the same for every seed:
+        a project regenerated into the same directory is then not recompiled.
     progress : bool
         Print Brian's progress reports (to stderr, so stdout stays clean).
 
@@ -389,19 +395,26 @@ class DeviceSession:
     longer readable after it.
     """
 
-    def __init__(self, name, options=None, build_root=None, seed=0, progress=True):
+    def __init__(self, name, options=None, build_root=None, seed=0, progress=True, build_seed=None):
         self.name = resolve_name(name)
         self.options = options or DeviceOptions()
         self.build_root = Path(self.options.build_dir or build_root or "build").resolve()
         self.seed = int(seed)
+        self._build_seed = None if build_seed is None else int(build_seed)
         self.progress = progress
         self.projects = []
+        self._project_dirs = {}
         #: Every :class:`~brianlab.simulation.Program` made on this session (for timings).
         self.programs = []
         self._last_program_key = None
         self._saved_prefs = {}
         self._active = False
         self._lock = None
+
+    @property
+    def build_seed(self):
+        """The seed a rerunnable standalone project is compiled with (see the class notes)."""
+        return self.seed if self._build_seed is None else self._build_seed
 
     @property
     def standalone(self):
@@ -524,12 +537,15 @@ class DeviceSession:
 
     # -- projects -------------------------------------------------------------
 
-    def new_project(self, tag="main"):
+    def new_project(self, tag="main", key=None):
         """Start a fresh Brian project for this device and return its directory.
 
         For ``runtime`` this resets nothing and returns None. For standalone
         devices, Brian's device state is reset (earlier projects' objects become
-        unreadable) and the device is pointed at ``build_root/<k>-<tag>``.
+        unreadable) and the device is pointed at ``build_root/<k>-<tag>``. A
+        ``key`` (a network shape) seen before in this session gets its earlier
+        directory back: Brian rewrites only changed files, so ``make`` has
+        nothing to compile when a model alternates between two shapes.
         """
         if not self._active:
             raise RuntimeError("DeviceSession.new_project() outside its 'with' block")
@@ -537,7 +553,11 @@ class DeviceSession:
             return None
         if self.projects:
             self._reset_device()
-        directory = self.build_root / f"{len(self.projects)}-{tag}"
+        directory = self._project_dirs.get(key) if key is not None else None
+        if directory is None:
+            directory = self.build_root / f"{len(self.projects)}-{tag}"
+        if key is not None:
+            self._project_dirs[key] = directory
         directory.mkdir(parents=True, exist_ok=True)
         if self.name == "cuda_standalone":
             import brian2cuda  # noqa: F401
@@ -560,7 +580,7 @@ class DeviceSession:
         if key is not None and self.programs and self._last_program_key == key:
             return self.programs[-1]
         self._last_program_key = key
-        return Program(self, build, duration, dt=dt, tag=tag)
+        return Program(self, build, duration, dt=dt, tag=tag, key=key)
 
     def seed_network(self, seed):
         """Seed Brian's random numbers for the project being built.

@@ -38,6 +38,8 @@ __all__ = [
     "parameters",
     "describe",
     "apply_assignments",
+    "parse_assignments",
+    "format_value",
     "parse_quantity",
     "to_json",
     "from_json",
@@ -106,6 +108,11 @@ def describe(cls):
         value = getattr(defaults, f.name)
         rows.append((f.name, _text(value), _kind(types[f.name], value), comments.get(f.name, "")))
     return rows
+
+
+def format_value(value):
+    """``value`` as text that ``--set name=TEXT`` reads back (``20*ms``, ``true``, ``500``)."""
+    return _text(value)
 
 
 def _text(value):
@@ -265,6 +272,26 @@ def apply_assignments(cls, assignments, base=None):
         ones), a missing or wrong unit, or a value the model rejects.
     """
     base = cls() if base is None else base
+    changes = parse_assignments(cls, assignments, base)
+    try:
+        return dataclasses.replace(base, **changes)
+    except (ValueError, TypeError) as exc:
+        raise BrianlabError(f"invalid parameters: {exc}") from None
+
+
+def parse_assignments(cls, assignments, base=None):
+    """``{name: value}`` for ``name=value`` strings, each checked alone.
+
+    Names and units are checked as in :func:`apply_assignments`, but the values
+    are not combined into a parameter set, so checks that involve several
+    parameters (``v_reset < v_thresh``) are left to :func:`apply_assignments`.
+
+    Raises
+    ------
+    BrianlabError
+        For a malformed assignment, an unknown name or a missing or wrong unit.
+    """
+    base = cls() if base is None else base
     names = [f.name for f in dataclasses.fields(cls)]
     types = _field_types(cls)
     changes = {}
@@ -277,10 +304,7 @@ def apply_assignments(cls, assignments, base=None):
                 f"unknown parameter {name!r}; valid names: {', '.join(names)}"
             )
         changes[name] = _convert(name, text, getattr(base, name), types[name])
-    try:
-        return dataclasses.replace(base, **changes)
-    except (ValueError, TypeError) as exc:
-        raise BrianlabError(f"invalid parameters: {exc}") from None
+    return changes
 
 
 # ----------------------------------------------------------------------------

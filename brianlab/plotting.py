@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["new_axes", "save", "raster", "traces"]
+__all__ = ["new_axes", "save", "raster", "traces", "heatmap"]
 
 
 def new_axes(ax=None, figsize=(6.0, 4.0), **subplots):
@@ -51,4 +52,32 @@ def traces(t_ms, values, ax=None, ylabel="", labels=None):
     ax.set_ylabel(ylabel)
     if labels is not None:
         ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def heatmap(values, x_labels, y_labels, ax=None, xlabel="", ylabel="", cbar_label="", annotate=None):
+    """``values[row, column]`` as coloured cells, rows along y and columns along x.
+
+    Cells are evenly spaced whatever the values they stand for (a grid of
+    parameters). NaN cells (nothing to show) are grey. ``annotate`` writes each
+    cell's value in it (default: when there are at most 12 x 12 cells).
+    """
+    ax = new_axes(ax)
+    values = np.ma.masked_invalid(np.asarray(values, dtype=float))
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
+    image = ax.imshow(values, origin="lower", aspect="auto", interpolation="nearest", cmap=cmap)
+    ax.figure.colorbar(image, ax=ax, label=cbar_label)
+    ax.set_xticks(range(len(x_labels)), x_labels, rotation=45 if len(x_labels) > 6 else 0)
+    ax.set_yticks(range(len(y_labels)), y_labels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if annotate is None:
+        annotate = values.shape[0] <= 12 and values.shape[1] <= 12
+    if annotate:
+        finite = values.compressed()
+        middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+        for (row, column), value in np.ndenumerate(values.filled(np.nan)):
+            text = "n/a" if np.isnan(value) else f"{value:.3g}"
+            color = "k" if np.isnan(value) or value > middle else "w"
+            ax.text(column, row, text, ha="center", va="center", fontsize="small", color=color)
     return ax

@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import brian2 as b2
 import numpy as np
@@ -58,11 +59,18 @@ class Program:
         (brian2cuda's synapse code assumes ``defaultclock``).
     tag : str
         Names the standalone project directory.
+    key : hashable, optional
+        The network's shape; a session gives a key it has seen before the same
+        project directory (see :meth:`~brianlab.devices.DeviceSession.new_project`).
 
     Attributes
     ----------
     n_builds, n_runs : int
         How often the network was built (compiled, in standalone) and run.
+    n_compiles : int
+        Standalone: builds after which the binary was new. A project generated
+        again, unchanged, into a directory that holds its binary is not
+        recompiled (Brian rewrites only changed files), and does not count.
     build_s, run_s : float
         Wall seconds spent building (construction, code generation and
         compilation) and running, summed over all builds and runs.
@@ -71,13 +79,15 @@ class Program:
         monitors after a :meth:`run` and before the next one.
     """
 
-    def __init__(self, session, build, duration, dt=None, tag="main"):
+    def __init__(self, session, build, duration, dt=None, tag="main", key=None):
         self.session = session
         self._build = build
         self.duration = duration
         self.dt = dt
         self.tag = tag
+        self.key = key
         self.n_builds = 0
+        self.n_compiles = 0
         self.n_runs = 0
         self.build_s = 0.0
         self.run_s = 0.0
@@ -133,7 +143,7 @@ class Program:
 
     def _construct(self, seed):
         self.network = self.monitors = None
-        self.directory = self.session.new_project(self.tag)
+        self.directory = self.session.new_project(self.tag, key=self.key)
         self.session.seed_network(seed)
         if self.dt is not None:
             b2.defaultclock.dt = self.dt
@@ -143,9 +153,11 @@ class Program:
 
     def _compile(self):
         start = time.perf_counter()
-        self._construct(self.session.seed)
+        self._construct(self.session.build_seed)
         self.network.run(self.duration, report=self.session.report)
+        before = _binary_stamp(self.directory)
         b2.device.build(directory=str(self.directory), compile=True, run=False, with_output=False)
+        self.n_compiles += _binary_stamp(self.directory) != before
         self.build_s += time.perf_counter() - start
 
     def _build_and_run(self, values, seed):
@@ -166,6 +178,7 @@ class Program:
         start = time.perf_counter()
         self.network.run(self.duration, report=self.session.report)
         if self.session.standalone:  # genn: no run_args, so each run is a full build
+            self.n_compiles += 1
             if self.session.options.compile_only:
                 b2.device.build(directory=str(self.directory), compile=True, run=False)
                 raise CompileOnly(self.directory, time.perf_counter() - start)
@@ -187,3 +200,13 @@ class Program:
                 if isinstance(candidate, b2.TimedArray) and candidate.name == key:
                     return candidate
         raise KeyError(f"no TimedArray named {key!r} in any group's namespace")
+
+
+def _binary_stamp(directory):
+    """(inode, mtime, size) of a standalone project's binary, or None before it exists."""
+    for name in ("main", "main.exe"):
+        path = Path(directory) / name
+        if path.is_file():
+            stat = path.stat()
+            return stat.st_ino, stat.st_mtime_ns, stat.st_size
+    return None
