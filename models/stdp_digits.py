@@ -40,6 +40,7 @@ from typing import NamedTuple
 import brian2 as b2
 import numpy as np
 from brian2 import Hz, Quantity, ms
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from brianlab import plotting
 from brianlab.errors import BrianlabError
@@ -71,15 +72,27 @@ plastic = plasticity(t) : 1  # plasticity switch (learning-rate factor)
 da/dt = -a/alpha : 1  # fast activity trace
 dtheta/dt = -theta/beta : 1  # slow activity trace
 diff = a - theta : 1  # recent activity above its slow average
+hold_inc : 1 (constant, shared)  # threshold increase per spike, per output neuron
 """
 OUTPUT_THRESHOLD = "v > hold"
 OUTPUT_RESET = "v = 0; hold += hold_inc*n_out; " + TRACE_RESET
 
-SYN_INP_EQS = "w : 1  # excitatory weight, 0..wmax"
+SYN_INP_EQS = """
+w : 1  # excitatory weight, 0..wmax
+c_inp : 1 (constant, shared)  # current per input spike and unit weight
+lr : 1 (constant, shared)  # learning rate
+decay : 1 (constant, shared)  # weight decrement per postsynaptic spike
+wmax : 1 (constant, shared)  # weight bound
+"""
 SYN_INP_ON_PRE = "I_inp_post += w*c_inp"
 SYN_INP_ON_POST = "w = clip(w + plastic*(-decay + lr*diff_pre), 0, wmax)"
 
-SYN_NEG_EQS = "w : 1  # inhibitory weight, -wmax..0"
+SYN_NEG_EQS = """
+w : 1  # inhibitory weight, -wmax..0
+c_neg : 1 (constant, shared)  # inhibitory current per output spike and unit weight
+lr_n : 1 (constant, shared)  # learning rate
+wmax : 1 (constant, shared)  # weight bound
+"""
 SYN_NEG_ON_PRE = "I_neg_post += w*c_neg"
 SYN_NEG_ON_POST = "w = clip(w - plastic*lr_n*diff_pre, -wmax, 0)"
 
@@ -120,8 +133,8 @@ class STDPDigitsParams:
     alpha: Quantity = 10 * ms  # fast trace time constant
     beta: Quantity = 100 * ms  # slow trace time constant
     refractory: Quantity = 2 * ms  # refractory period of inputs and outputs
-    noise_rate: Quantity = 0 * Hz  # shift: background rate added to every pixel, always on
-    contrast: float = 1.0  # shift: factor on test image rates (training images unchanged)
+    noise_rate: Quantity = 0 * Hz  # test shift: background rate on every pixel, also between images
+    contrast: float = 1.0  # test shift: factor on the rates of the test images
     n_raster: int = 4  # training samples whose spikes are kept for the raster
     dt: Quantity = 0.1 * ms  # integration time step
 
@@ -175,25 +188,36 @@ def build(params):
         n_out, OUTPUT_EQS, threshold=OUTPUT_THRESHOLD, reset=OUTPUT_RESET,
         refractory=params.refractory, method="exact",
         namespace={"teacher": teacher, "plasticity": plasticity, "tau": params.tau, "tau_I": params.tau_I,
-                   "tau_h": params.tau_h, "hold_inc": params.hold_inc, "n_out": n_out, **traces},
+                   "tau_h": params.tau_h, "n_out": n_out, **traces},
         name="outputs",
     )
     outputs.hold = params.hold_init
-    learning = {"wmax": params.wmax, "plasticity": plasticity}  # plastic_post is a subexpression of it
+    plastic = {"plasticity": plasticity}  # plastic_post is a subexpression of it
     syn_inp = b2.Synapses(
-        inputs, outputs, SYN_INP_EQS, on_pre=SYN_INP_ON_PRE, on_post=SYN_INP_ON_POST,
-        namespace={**learning, "c_inp": params.c_inp, "lr": params.lr, "decay": params.decay}, name="syn_inp",
+        inputs, outputs, SYN_INP_EQS, on_pre=SYN_INP_ON_PRE, on_post=SYN_INP_ON_POST, namespace=plastic, name="syn_inp",
     )
     syn_inp.connect()
     syn_neg = b2.Synapses(
-        outputs, outputs, SYN_NEG_EQS, on_pre=SYN_NEG_ON_PRE, on_post=SYN_NEG_ON_POST,
-        namespace={**learning, "c_neg": params.c_neg, "lr_n": params.lr_n}, name="syn_neg",
+        outputs, outputs, SYN_NEG_EQS, on_pre=SYN_NEG_ON_PRE, on_post=SYN_NEG_ON_POST, namespace=plastic, name="syn_neg",
     )
     syn_neg.connect(condition="i != j")
+    for key, value in constants(params).items():
+        group, variable = key.split(".")
+        setattr({"outputs": outputs, "syn_inp": syn_inp, "syn_neg": syn_neg}[group], variable, value)
     inp_spikes = b2.SpikeMonitor(inputs, name="inp_spikes")
     out_spikes = b2.SpikeMonitor(outputs, name="out_spikes")
     network = b2.Network(inputs, outputs, syn_inp, syn_neg, inp_spikes, out_spikes, name="stdp_digits")
     return network, STDPMonitors(inp_spikes, out_spikes)
+
+
+def constants(params):
+    """The learning constants, ``(constant, shared)`` variables set through run_args."""
+    return {
+        "outputs.hold_inc": params.hold_inc,
+        "syn_inp.c_inp": params.c_inp, "syn_inp.lr": params.lr, "syn_inp.decay": params.decay,
+        "syn_inp.wmax": params.wmax,
+        "syn_neg.c_neg": params.c_neg, "syn_neg.lr_n": params.lr_n, "syn_neg.wmax": params.wmax,
+    }
 
 
 #: State carried from one chunk to the next (group, variable).
@@ -206,7 +230,7 @@ CARRIED = (
 #: Parameters that do not change the compiled network: TimedArray contents,
 #: initial values, and how many runs make a phase.
 SWEEPABLE = (
-    "n_train", "n_test", "test_fraction", "epochs", "rate_max", "teacher_current", "plastic_online",
+    "lr", "lr_n", "decay", "wmax", "c_inp", "c_neg", "hold_inc", "n_train", "n_test", "test_fraction", "epochs", "rate_max", "teacher_current", "plastic_online",
     "w_init", "w_neg_init", "hold_init", "noise_rate", "contrast", "n_raster",
 )
 
@@ -271,17 +295,17 @@ def initial_state(params, rng):
     }
 
 
-def schedules(params, images, labels, mode):
+def schedules(params, images, labels, mode, shifted=False):
     """TimedArray contents for one chunk: images (<= chunk of them) in ``mode``.
 
     ``mode`` is ``train`` (teacher, plasticity 1), ``frozen`` (neither) or
-    ``online`` (plasticity ``plastic_online``, no teacher). Unused slots are silent.
+    ``online`` (plasticity ``plastic_online``, no teacher). Unused slots are
+    silent. ``shifted`` applies the test shift (``contrast``, ``noise_rate``).
     """
     n_slots = params.chunk * SLOTS_PER_SAMPLE
     n = len(images)
-    noise = float(params.noise_rate / Hz)
-    rates = np.full((n_slots, N_PIXELS), noise)
-    scale = float(params.rate_max / Hz) / PIXEL_MAX * (1.0 if mode == "train" else params.contrast)
+    rates = np.full((n_slots, N_PIXELS), float(params.noise_rate / Hz) if shifted else 0.0)
+    scale = float(params.rate_max / Hz) / PIXEL_MAX * (params.contrast if shifted else 1.0)
     rates[0 : 2 * n : 2] += np.asarray(images, float) * scale
     teacher = np.zeros((n_slots, params.n_out))
     if mode == "train":
@@ -306,7 +330,7 @@ def count_spikes(params, spike_i, spike_t, n_samples):
     return counts
 
 
-def run_phase(program, params, state, images, labels, mode, seed, raster=0):
+def run_phase(program, params, state, images, labels, mode, seed, raster=0, shifted=False):
     """Show ``images`` chunk by chunk; update ``state`` in place; return a :class:`Phase`.
 
     Parameters
@@ -324,6 +348,8 @@ def run_phase(program, params, state, images, labels, mode, seed, raster=0):
         Seed of the first chunk; chunk ``k`` uses ``seed + k``.
     raster : int
         Keep the input and output spikes of the first ``raster`` samples.
+    shifted : bool
+        Show the images with the test shift (``contrast``, ``noise_rate``).
     """
     counts = []
     kept = {}
@@ -331,7 +357,7 @@ def run_phase(program, params, state, images, labels, mode, seed, raster=0):
     plastic = mode != "frozen"
     for k, start in enumerate(range(0, len(images), params.chunk)):
         part = slice(start, start + params.chunk)
-        values = {**state, **schedules(params, images[part], labels[part], mode)}
+        values = {**constants(params), **state, **schedules(params, images[part], labels[part], mode, shifted)}
         monitors = program.run(values, seed=seed + k)
         n = len(images[part])
         counts.append(count_spikes(params, monitors.out_spikes.i[:], monitors.out_spikes.t[:], n))
@@ -474,6 +500,21 @@ def accuracy(predicted, labels):
     return float(np.mean(predicted == labels)) if len(labels) else float("nan")
 
 
+def fit(program, params, state, x, y, seed, evaluate=None):
+    """Train ``state`` on ``(x, y)``, then assign each output neuron its class.
+
+    Returns ``(classes, frozen_train, train_s, curve, raster)``: the class of every
+    output neuron (from a frozen pass over the training images, Diehl & Cook
+    2015), that pass's :class:`Phase`, the wall time of training, the learning
+    curve and the raster of the first training samples.
+    """
+    rng = np.random.default_rng(_phase_seed(seed, "order"))
+    train_s, curve, raster = train(program, params, state, x, y, rng, seed, evaluate)
+    frozen_train = run_phase(program, params, dict(state), x, y, "frozen", _phase_seed(seed, "train-frozen"))
+    classes = neuron_classes(params, frozen_train.counts, y)
+    return classes, frozen_train, train_s, curve, raster
+
+
 def simulate(params, session, previous=None):
     """Train, then test frozen and with test-time learning; collect the results.
 
@@ -482,27 +523,24 @@ def simulate(params, session, previous=None):
     training follow (``epochs=0``: test only).
     """
     seed = session.seed
-    rng = np.random.default_rng(seed)
     if previous is not None:
         state = state_from_run(params, previous)
         data = split_from_run(previous)
     else:
-        state = initial_state(params, rng)
+        state = initial_state(params, np.random.default_rng(seed))
         data = load_split(params, seed)
     program = make_program(params, session)
     x_tr, y_tr, x_te, y_te = data["x_train"], data["y_train"], data["x_test"], data["y_test"]
     teacher_classes = neuron_classes(params)
 
     def evaluate(current):
-        phase = run_phase(program, params, dict(current), x_te, y_te, "frozen", _phase_seed(seed, "curve"))
+        phase = run_phase(program, params, dict(current), x_te, y_te, "frozen", _phase_seed(seed, "curve"), shifted=True)
         return accuracy(predict(params, phase.counts, teacher_classes), y_te)
 
-    train_s, curve, raster = train(program, params, state, x_tr, y_tr, rng, seed, evaluate)
-    frozen_train = run_phase(program, params, dict(state), x_tr, y_tr, "frozen", _phase_seed(seed, "train-frozen"))
-    classes = neuron_classes(params, frozen_train.counts, y_tr)
-    frozen = run_phase(program, params, dict(state), x_te, y_te, "frozen", _phase_seed(seed, "test"))
+    classes, frozen_train, train_s, curve, raster = fit(program, params, state, x_tr, y_tr, seed, evaluate)
+    frozen = run_phase(program, params, dict(state), x_te, y_te, "frozen", _phase_seed(seed, "test"), shifted=True)
     online_state = dict(state)
-    online = run_phase(program, params, online_state, x_te, y_te, "online", _phase_seed(seed, "test"))
+    online = run_phase(program, params, online_state, x_te, y_te, "online", _phase_seed(seed, "test"), shifted=True)
     pred_train = predict(params, frozen_train.counts, classes)
     pred_frozen = predict(params, frozen.counts, classes)
     pred_online = predict(params, online.counts, classes)
@@ -541,35 +579,45 @@ def simulate(params, session, previous=None):
 # ----------------------------------------------------------------------------
 
 
-def plot_weights(record, ax=None, key="w_inp"):
-    """Input weights of every output neuron as 8x8 images (rows: classes)."""
+def plot_weights(record, ax=None, key="w_inp", max_per_class=10):
+    """Input weights of the output neurons as 8x8 images, grouped by the class they answer for.
+
+    With one neuron per class the images form a grid; otherwise one row per
+    class (at most ``max_per_class`` neurons each).
+    """
     data = record.arrays
     w = data[key]
-    n_out = w.shape[1]
     classes = data["neuron_class"]
     n_class = int(record.params.n_class)
-    per_class = max(1, int(np.ceil(n_out / n_class)))
+    order = np.argsort(classes, kind="stable")
+    if int(record.params.n_per_class) == 1:
+        ncols = min(n_class, 5)
+        nrows = -(-len(order) // ncols)
+        cells = [divmod(k, ncols) for k in range(len(order))]
+    else:
+        rank = np.zeros(n_class, int)
+        cells = []
+        for j in order:
+            cells.append((int(classes[j]), rank[classes[j]]))
+            rank[classes[j]] += 1
+        nrows, ncols = n_class, min(max(rank.max(), 1), max_per_class)
     if ax is None:
-        fig = plotting.new_axes(figsize=(1.1 * per_class + 1, 1.1 * n_class + 0.6)).figure
+        fig = plotting.new_axes(figsize=(1.2 * ncols + 1.2, 1.25 * nrows + 0.6)).figure
         fig.clear()
-        ax = fig.subplots(n_class, per_class, squeeze=False)
+        ax = fig.subplots(nrows, ncols, squeeze=False)
     axes = np.atleast_2d(ax)
     for a in axes.ravel():
         a.set_axis_off()
-    vmax = float(record.params.wmax)
-    slot = np.zeros(n_class, int)
     image = None
-    for j in np.argsort(classes, kind="stable"):
-        c = int(classes[j])
-        if slot[c] >= axes.shape[1]:
+    for j, (row, col) in zip(order, cells):
+        if col >= axes.shape[1]:
             continue
-        a = axes[c, slot[c]]
-        image = a.imshow(w[:, j].reshape(8, 8), cmap="viridis", vmin=0, vmax=vmax)
-        a.set_title(f"n{j}: {c}", fontsize=7)
-        slot[c] += 1
+        a = axes[row, col]
+        image = a.imshow(w[:, j].reshape(8, 8), cmap="viridis", vmin=0, vmax=float(record.params.wmax))
+        a.set_title(f"n{j} -> {classes[j]}", fontsize=7)
     if image is not None:
         axes[0, 0].figure.colorbar(image, ax=axes, shrink=0.6, label="weight")
-    axes[0, 0].figure.suptitle("learned input weights (title: neuron: class)")
+    axes[0, 0].figure.suptitle("learned input weights (neuron -> class it answers for)")
     return axes
 
 
@@ -663,6 +711,121 @@ def figures(record, out_dir):
         plotting.save(plot_curve(record), out_dir / "accuracy.png"),
         plotting.save(plot_raster(record), out_dir / "raster.png"),
     ]
+
+
+# ----------------------------------------------------------------------------
+# scikit-learn estimator
+# ----------------------------------------------------------------------------
+
+
+class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
+    """The ``stdp-digits`` network as a scikit-learn classifier of 8x8 images.
+
+    Parameters
+    ----------
+    n_per_class : int
+        Output neurons per class.
+    epochs : int
+        Passes over the training images.
+    settings : tuple of str
+        Further ``name=value`` parameters of :class:`STDPDigitsParams`, as for
+        ``brianlab run --set`` (e.g. ``("lr=0.002",)``).
+    device : str
+        Brian device to simulate on (``runtime``, ``cpp_standalone``, ``cuda_standalone``).
+    random_state : int, RandomState or None
+        Seeds the initial weights and every Poisson input.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels seen by :meth:`fit`.
+    weights_ : ndarray (64, n_out)
+        Learned input weights.
+    state_ : dict
+        The trained network state (weights, thresholds, traces) as run_args values.
+    neuron_class_ : ndarray (n_out,)
+        Index into ``classes_`` that each output neuron answers for.
+    n_features_in_ : int
+        64.
+
+    Notes
+    -----
+    ``X`` holds pixel intensities 0..16, as ``sklearn.datasets.load_digits``.
+    Each :meth:`fit` and :meth:`predict` opens its own device session (on
+    standalone devices: one compilation each).
+    """
+
+    def __init__(self, n_per_class=1, epochs=1, settings=(), device="runtime", random_state=None):
+        self.n_per_class = n_per_class
+        self.epochs = epochs
+        self.settings = settings
+        self.device = device
+        self.random_state = random_state
+
+    def _params(self, n_class):
+        from brianlab.params import apply_assignments
+
+        return apply_assignments(STDPDigitsParams, [
+            *self.settings, f"n_class={n_class}", f"n_per_class={self.n_per_class}", f"epochs={self.epochs}",
+        ])
+
+    def _session(self, seed, build_root):
+        from brianlab.devices import DeviceSession
+
+        return DeviceSession(self.device, build_root=build_root, seed=seed, progress=False)
+
+    def fit(self, X, y):
+        """Train on images ``X`` (n, 64; pixels 0..16) with labels ``y``; return self."""
+        import tempfile
+
+        from sklearn.utils import check_random_state
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import check_X_y
+
+        X, y = check_X_y(X, y)
+        check_classification_targets(y)
+        _check_pixels(X)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        if not 2 <= len(self.classes_) <= 10:
+            raise ValueError(f"STDPDigitClassifier handles 2 to 10 classes, got {len(self.classes_)}")
+        params = self._params(len(self.classes_))
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1000))
+        state = initial_state(params, np.random.default_rng(seed))
+        with tempfile.TemporaryDirectory() as root, self._session(seed, root) as session:
+            program = make_program(params, session)
+            classes, _, _, _, _ = fit(program, params, state, X, y_index, seed)
+        self.state_ = state
+        self.weights_, _ = weight_matrices(params, state)
+        self.neuron_class_ = classes
+        self.n_features_in_ = N_PIXELS
+        self.seed_ = seed
+        return self
+
+    def predict(self, X):
+        """Class of each image in ``X`` (frozen network: no teacher, no plasticity)."""
+        import tempfile
+
+        from sklearn.utils.validation import check_array, check_is_fitted
+
+        check_is_fitted(self, "state_")
+        X = check_array(X)
+        _check_pixels(X)
+        params = self._params(len(self.classes_))
+        seed = _phase_seed(self.seed_, "predict")
+        with tempfile.TemporaryDirectory() as root, self._session(seed, root) as session:
+            program = make_program(params, session)
+            phase = run_phase(program, params, dict(self.state_), X, np.zeros(len(X), int), "frozen", seed)
+        predicted = predict(params, phase.counts, self.neuron_class_)
+        # no output spike: the most frequent class of the neurons (a guess, not -1, for sklearn's scorers)
+        predicted[predicted < 0] = np.bincount(self.neuron_class_).argmax()
+        return self.classes_[predicted]
+
+
+def _check_pixels(X):
+    if X.shape[1] != N_PIXELS:
+        raise ValueError(f"STDPDigitClassifier takes 8x8 images as {N_PIXELS} features, got {X.shape[1]}")
+    if X.min() < 0 or X.max() > PIXEL_MAX:
+        raise ValueError(f"pixel values must lie in 0..{PIXEL_MAX:g} (as load_digits), got {X.min()}..{X.max()}")
 
 
 MODEL = Model(
