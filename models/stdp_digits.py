@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import brian2 as b2
 import numpy as np
@@ -67,12 +67,15 @@ I = I_inp + I_neg + I_teacher : 1  # total input current
 dI_inp/dt = -I_inp/tau_I : 1  # excitatory current from the pixels
 dI_neg/dt = -I_neg/tau_I : 1  # inhibitory current from the other outputs
 I_teacher = teacher(t, i) : 1  # teacher current (training only)
-dhold/dt = -hold/tau_h : 1  # adaptive threshold
+dhold/dt = (hold_rest - hold)/tau_h : 1  # adaptive threshold
 plastic = plasticity(t) : 1  # plasticity switch (learning-rate factor)
 da/dt = -a/alpha : 1  # fast activity trace
 dtheta/dt = -theta/beta : 1  # slow activity trace
 diff = a - theta : 1  # recent activity above its slow average
+w_sq : 1  # squared L2 norm of the input weights (kept up to date by syn_inp)
+w_norm : 1 (constant, shared)  # target L2 norm of the input weights (0: free)
 hold_inc : 1 (constant, shared)  # threshold increase per spike, per output neuron
+hold_rest : 1 (constant, shared)  # value the threshold relaxes to
 """
 OUTPUT_THRESHOLD = "v > hold"
 OUTPUT_RESET = "v = 0; hold += hold_inc*n_out; " + TRACE_RESET
@@ -86,6 +89,19 @@ wmax : 1 (constant, shared)  # weight bound
 """
 SYN_INP_ON_PRE = "I_inp_post += w*c_inp"
 SYN_INP_ON_POST = "w = clip(w + plastic*(-decay + lr*diff_pre), 0, wmax)"
+#: With ``normalize``: the same, keeping the postsynaptic squared norm up to date.
+SYN_INP_ON_POST_NORM = """
+w_before = w
+w = clip(w + plastic*(-decay + lr*diff_pre), 0, wmax)
+w_sq_post += w*w - w_before*w_before
+"""
+#: With ``normalize``, at the start of every sample while plasticity is on: scale
+#: each output's input weights to L2 norm ``w_norm`` (Diehl & Cook 2015 keep the
+#: sum fixed instead), then record the new norm in the output.
+SYN_INP_NORMALIZE = (
+    "w = w * (1 + int(w_norm_post > 0 and plastic > 0 and w_sq_post > 0) * (w_norm_post/sqrt(w_sq_post + 1e-30) - 1))"
+)
+OUTPUT_NORMALIZED = "w_sq += int(w_norm > 0 and plastic > 0 and w_sq > 0) * (w_norm**2 - w_sq)"
 
 SYN_NEG_EQS = """
 w : 1  # inhibitory weight, -wmax..0
@@ -108,25 +124,30 @@ class STDPDigitsParams:
     """Parameters of the ``stdp-digits`` model (notebook values where they differ are noted)."""
 
     n_class: int = 10  # digit classes 0..n_class-1 (2..10; notebook: 2)
-    n_per_class: int = 1  # output neurons per class
+    n_per_class: int = 8  # output neurons per class (notebook: 1)
     n_train: int = 0  # training images (0: all that are not held out)
     n_test: int = 0  # held-out test images (0: test_fraction of the data)
     test_fraction: float = 0.25  # held-out fraction when n_test is 0 (stratified split from --seed)
     epochs: int = 1  # passes over the training images (0: test only, e.g. with --from)
     chunk: int = 100  # samples per run of the compiled network
     rate_max: Quantity = 250 * Hz  # input rate of a full-intensity pixel (pixel 16)
-    teacher_current: float = 100.0  # teacher current onto the correct class during training
+    teacher_current: float = 100.0  # teacher current onto the target neurons during training
+    teacher_target: Literal["class", "cluster"] = "cluster"  # teacher onto every neuron of the class, or the one of the image's k-means cluster (notebook: class)
+    assign: Literal["teacher", "response"] = "teacher"  # class of an output: its teacher's, or the one it fires most for (Diehl & Cook 2015)
     plastic_online: float = 1.0  # learning-rate factor during unsupervised test-time learning
-    lr: float = 0.05  # learning rate of input->output weights
-    lr_n: float = 0.01  # learning rate of the lateral inhibitory weights
-    decay: float = 0.001  # weight decrement per postsynaptic spike
+    lr: float = 0.003  # learning rate of input->output weights (notebook: 0.05)
+    lr_n: float = 0.0  # learning rate of the lateral inhibitory weights (notebook: 0.01)
+    decay: float = 0.0  # weight decrement per postsynaptic spike (notebook: 0.001)
     wmax: float = 1.0  # weight bound (inhibitory weights: -wmax)
-    c_inp: float = 0.2  # current per input spike and unit weight
+    normalize: bool = True  # scale input weights to L2 norm w_norm at every plastic sample (notebook: false)
+    w_norm: float = 1.0  # L2 norm of each output's input weights when normalize is on
+    c_inp: float = 0.5  # current per input spike and unit weight (notebook: 0.2)
     c_neg: float = 1.7  # inhibitory current per output spike and unit weight
-    w_init: float = 0.1  # initial input weights uniform in [0, w_init]
-    w_neg_init: float = 0.0  # initial lateral inhibitory weight (<= 0)
+    w_init: float = 0.05  # initial input weights uniform in [0, w_init]
+    w_neg_init: float = -1.0  # initial lateral inhibitory weight, -wmax..0
     hold_init: float = 3.0  # initial adaptive threshold
-    hold_inc: float = 0.1  # threshold increase per output spike, times n_out
+    hold_inc: float = 0.005  # threshold increase per output spike, times n_out (notebook: 0.1)
+    hold_rest: float = 2.0  # value the threshold relaxes to (notebook: 0)
     tau: Quantity = 10 * ms  # membrane time constant of the outputs
     tau_I: Quantity = 15 * ms  # decay of input and inhibitory currents
     tau_h: Quantity = 50 * ms  # decay of the adaptive threshold
@@ -194,9 +215,14 @@ def build(params):
     outputs.hold = params.hold_init
     plastic = {"plasticity": plasticity}  # plastic_post is a subexpression of it
     syn_inp = b2.Synapses(
-        inputs, outputs, SYN_INP_EQS, on_pre=SYN_INP_ON_PRE, on_post=SYN_INP_ON_POST, namespace=plastic, name="syn_inp",
+        inputs, outputs, SYN_INP_EQS, on_pre=SYN_INP_ON_PRE,
+        on_post=SYN_INP_ON_POST_NORM if params.normalize else SYN_INP_ON_POST, namespace=plastic, name="syn_inp",
     )
     syn_inp.connect()
+    if params.normalize:
+        sample = SLOT * SLOTS_PER_SAMPLE
+        syn_inp.run_regularly(SYN_INP_NORMALIZE, dt=sample, when="start", order=0, name="syn_inp_normalize")
+        outputs.run_regularly(OUTPUT_NORMALIZED, dt=sample, when="start", order=1, name="outputs_normalized")
     syn_neg = b2.Synapses(
         outputs, outputs, SYN_NEG_EQS, on_pre=SYN_NEG_ON_PRE, on_post=SYN_NEG_ON_POST, namespace=plastic, name="syn_neg",
     )
@@ -213,16 +239,16 @@ def build(params):
 def constants(params):
     """The learning constants, ``(constant, shared)`` variables set through run_args."""
     return {
-        "outputs.hold_inc": params.hold_inc,
+        "outputs.hold_inc": params.hold_inc, "outputs.hold_rest": params.hold_rest,
         "syn_inp.c_inp": params.c_inp, "syn_inp.lr": params.lr, "syn_inp.decay": params.decay,
-        "syn_inp.wmax": params.wmax,
+        "syn_inp.wmax": params.wmax, "outputs.w_norm": params.w_norm if params.normalize else 0.0,
         "syn_neg.c_neg": params.c_neg, "syn_neg.lr_n": params.lr_n, "syn_neg.wmax": params.wmax,
     }
 
 
 #: State carried from one chunk to the next (group, variable).
 CARRIED = (
-    ("syn_inp", "w"), ("syn_neg", "w"), ("outputs", "hold"), ("outputs", "v"),
+    ("syn_inp", "w"), ("syn_neg", "w"), ("outputs", "w_sq"), ("outputs", "hold"), ("outputs", "v"),
     ("outputs", "I_inp"), ("outputs", "I_neg"), ("outputs", "a"), ("outputs", "theta"),
     ("inputs", "a"), ("inputs", "theta"),
 )
@@ -230,7 +256,7 @@ CARRIED = (
 #: Parameters that do not change the compiled network: TimedArray contents,
 #: initial values, and how many runs make a phase.
 SWEEPABLE = (
-    "lr", "lr_n", "decay", "wmax", "c_inp", "c_neg", "hold_inc", "n_train", "n_test", "test_fraction", "epochs", "rate_max", "teacher_current", "plastic_online",
+    "lr", "lr_n", "decay", "wmax", "c_inp", "c_neg", "hold_inc", "hold_rest", "w_norm", "n_train", "n_test", "test_fraction", "epochs", "teacher_target", "assign", "rate_max", "teacher_current", "plastic_online",
     "w_init", "w_neg_init", "hold_init", "noise_rate", "contrast", "n_raster",
 )
 
@@ -288,19 +314,26 @@ class Phase:
 def initial_state(params, rng):
     """Initial weights and thresholds (the state before any training)."""
     n_out = params.n_out
-    return {
+    return with_norms(params, {
         "syn_inp.w": rng.uniform(0, params.w_init, N_PIXELS * n_out),
         "syn_neg.w": np.full(n_out * (n_out - 1), params.w_neg_init),
         "outputs.hold": np.full(n_out, params.hold_init),
-    }
+    })
 
 
-def schedules(params, images, labels, mode, shifted=False):
+def with_norms(params, state):
+    """``state`` with each output's squared input-weight norm ``outputs.w_sq`` computed from its weights."""
+    w = np.asarray(state["syn_inp.w"]).reshape(N_PIXELS, params.n_out)
+    return {**state, "outputs.w_sq": (w**2).sum(axis=0)}
+
+
+def schedules(params, images, targets, mode, shifted=False):
     """TimedArray contents for one chunk: images (<= chunk of them) in ``mode``.
 
-    ``mode`` is ``train`` (teacher, plasticity 1), ``frozen`` (neither) or
-    ``online`` (plasticity ``plastic_online``, no teacher). Unused slots are
-    silent. ``shifted`` applies the test shift (``contrast``, ``noise_rate``).
+    ``mode`` is ``train`` (teacher onto ``targets``, a samples x outputs 0/1
+    array; plasticity 1), ``frozen`` (neither) or ``online`` (plasticity
+    ``plastic_online``, no teacher). Unused slots are silent. ``shifted``
+    applies the test shift (``contrast``, ``noise_rate``).
     """
     n_slots = params.chunk * SLOTS_PER_SAMPLE
     n = len(images)
@@ -309,9 +342,7 @@ def schedules(params, images, labels, mode, shifted=False):
     rates[0 : 2 * n : 2] += np.asarray(images, float) * scale
     teacher = np.zeros((n_slots, params.n_out))
     if mode == "train":
-        cls = np.asarray(labels)
-        for k in range(params.n_per_class):
-            teacher[2 * np.arange(n), cls * params.n_per_class + k] = params.teacher_current
+        teacher[0 : 2 * n : 2] = np.asarray(targets) * params.teacher_current
     factor = {"train": 1.0, "frozen": 0.0, "online": params.plastic_online}[mode]
     plastic = np.zeros(n_slots)
     plastic[: 2 * n] = factor
@@ -330,7 +361,7 @@ def count_spikes(params, spike_i, spike_t, n_samples):
     return counts
 
 
-def run_phase(program, params, state, images, labels, mode, seed, raster=0, shifted=False):
+def run_phase(program, params, state, images, targets, mode, seed, raster=0, shifted=False):
     """Show ``images`` chunk by chunk; update ``state`` in place; return a :class:`Phase`.
 
     Parameters
@@ -340,8 +371,8 @@ def run_phase(program, params, state, images, labels, mode, seed, raster=0, shif
         ``{"group.variable": values}`` carried between runs (see :data:`CARRIED`).
     images : array (n, 64)
         Pixels 0..16.
-    labels : array (n,)
-        Class of each image (used by the teacher in ``train`` mode).
+    targets : array (n, n_out) or None
+        Output neurons the teacher pushes for each image (``train`` mode only).
     mode : str
         ``train``, ``frozen`` or ``online``.
     seed : int
@@ -357,7 +388,7 @@ def run_phase(program, params, state, images, labels, mode, seed, raster=0, shif
     plastic = mode != "frozen"
     for k, start in enumerate(range(0, len(images), params.chunk)):
         part = slice(start, start + params.chunk)
-        values = {**constants(params), **state, **schedules(params, images[part], labels[part], mode, shifted)}
+        values = {**constants(params), **state, **schedules(params, images[part], None if targets is None else targets[part], mode, shifted)}
         monitors = program.run(values, seed=seed + k)
         n = len(images[part])
         counts.append(count_spikes(params, monitors.out_spikes.i[:], monitors.out_spikes.t[:], n))
@@ -420,6 +451,29 @@ def make_program(params, session):
     )
 
 
+def teacher_targets(params, x, y, seed):
+    """The output neurons the teacher pushes for each training image (samples x outputs, 0/1).
+
+    ``teacher_target="class"``: every neuron of the image's class. ``"cluster"``:
+    the images of each class are split into ``n_per_class`` k-means clusters
+    (seeded), and the teacher pushes the one neuron of the image's cluster, so
+    the neurons of a class learn different prototypes.
+    """
+    targets = np.zeros((len(x), params.n_out))
+    for c in range(params.n_class):
+        members = np.flatnonzero(y == c)
+        first = c * params.n_per_class
+        if params.teacher_target == "class" or params.n_per_class == 1:
+            targets[np.ix_(members, np.arange(first, first + params.n_per_class))] = 1
+            continue
+        from sklearn.cluster import KMeans
+
+        k = min(params.n_per_class, len(members))
+        cluster = KMeans(k, n_init=4, random_state=seed).fit_predict(x[members])
+        targets[members, first + cluster] = 1
+    return targets
+
+
 def train(program, params, state, x, y, rng, seed, evaluate=None):
     """Supervised training for ``params.epochs`` epochs (shuffled each epoch).
 
@@ -427,14 +481,15 @@ def train(program, params, state, x, y, rng, seed, evaluate=None):
     curve). Returns ``(run_s, curve, raster)``.
     """
     run_s, curve, raster = 0.0, [], {}
+    targets = teacher_targets(params, x, y, seed) if params.epochs else None
     for epoch in range(params.epochs):
         order = rng.permutation(len(x))
-        phase = run_phase(program, params, state, x[order], y[order], "train", _phase_seed(seed, f"train{epoch}"),
-                          raster=params.n_raster if epoch == 0 else 0)
+        phase = run_phase(program, params, state, x[order], targets[order], "train",
+                          _phase_seed(seed, f"train{epoch}"), raster=params.n_raster if epoch == 0 else 0)
         run_s += phase.run_s
         if epoch == 0:
-            raster = {**phase.raster, "raster_label": y[order][: params.n_raster],
-                      "raster_image": x[order][: params.n_raster]}
+            first = order[: params.n_raster]
+            raster = {**phase.raster, "raster_label": y[first], "raster_target": targets[first]}
         if evaluate is not None:
             curve.append(evaluate(state))
     return run_s, curve, raster
@@ -467,11 +522,11 @@ def state_from_run(params, previous):
                 f"saved weights {key} in {previous.path} have shape {arrays[key].shape}, this network needs "
                 f"{shape}: set n_class and n_per_class as in that run"
             )
-    return {
+    return with_norms(params, {
         "syn_inp.w": arrays["w_inp"].ravel(),
         "syn_neg.w": arrays["w_neg"][~np.eye(params.n_out, dtype=bool)],
         "outputs.hold": arrays["hold"],
-    }
+    })
 
 
 def split_from_run(previous):
@@ -510,8 +565,8 @@ def fit(program, params, state, x, y, seed, evaluate=None):
     """
     rng = np.random.default_rng(_phase_seed(seed, "order"))
     train_s, curve, raster = train(program, params, state, x, y, rng, seed, evaluate)
-    frozen_train = run_phase(program, params, dict(state), x, y, "frozen", _phase_seed(seed, "train-frozen"))
-    classes = neuron_classes(params, frozen_train.counts, y)
+    frozen_train = run_phase(program, params, dict(state), x, None, "frozen", _phase_seed(seed, "train-frozen"))
+    classes = neuron_classes(params, frozen_train.counts if params.assign == "response" else None, y)
     return classes, frozen_train, train_s, curve, raster
 
 
@@ -534,13 +589,13 @@ def simulate(params, session, previous=None):
     teacher_classes = neuron_classes(params)
 
     def evaluate(current):
-        phase = run_phase(program, params, dict(current), x_te, y_te, "frozen", _phase_seed(seed, "curve"), shifted=True)
+        phase = run_phase(program, params, dict(current), x_te, None, "frozen", _phase_seed(seed, "curve"), shifted=True)
         return accuracy(predict(params, phase.counts, teacher_classes), y_te)
 
     classes, frozen_train, train_s, curve, raster = fit(program, params, state, x_tr, y_tr, seed, evaluate)
-    frozen = run_phase(program, params, dict(state), x_te, y_te, "frozen", _phase_seed(seed, "test"), shifted=True)
+    frozen = run_phase(program, params, dict(state), x_te, None, "frozen", _phase_seed(seed, "test"), shifted=True)
     online_state = dict(state)
-    online = run_phase(program, params, online_state, x_te, y_te, "online", _phase_seed(seed, "test"), shifted=True)
+    online = run_phase(program, params, online_state, x_te, None, "online", _phase_seed(seed, "test"), shifted=True)
     pred_train = predict(params, frozen_train.counts, classes)
     pred_frozen = predict(params, frozen.counts, classes)
     pred_online = predict(params, online.counts, classes)
@@ -683,11 +738,11 @@ def plot_raster(record, ax=None):
     plotting.raster(data["raster_out_t"] * 1e3, data["raster_out_i"], ax=ax_out, color="C3")
     ax_out.set_ylabel("output neuron")
     slot_ms = float(SLOT / ms)
-    n_pc = int(params.n_per_class)
     for k, label in enumerate(data["raster_label"]):
         t0 = k * SLOTS_PER_SAMPLE * slot_ms
         ax_in.axvspan(t0, t0 + slot_ms, color="0.9", zorder=-1)
-        ax_out.add_patch(_teacher_patch(t0, slot_ms, label * n_pc - 0.5, n_pc))
+        for j in np.flatnonzero(data["raster_target"][k]):
+            ax_out.add_patch(_teacher_patch(t0, slot_ms, j - 0.5, 1))
         ax_in.text(t0 + slot_ms / 2, 65, f"digit {label}", ha="center", va="bottom", fontsize=8)
     ax_out.set_ylim(-0.5, params.n_out - 0.5)
     ax_in.set_ylim(-0.5, 70)
@@ -814,7 +869,7 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
         seed = _phase_seed(self.seed_, "predict")
         with tempfile.TemporaryDirectory() as root, self._session(seed, root) as session:
             program = make_program(params, session)
-            phase = run_phase(program, params, dict(self.state_), X, np.zeros(len(X), int), "frozen", seed)
+            phase = run_phase(program, params, dict(self.state_), X, None, "frozen", seed)
         predicted = predict(params, phase.counts, self.neuron_class_)
         # no output spike: the most frequent class of the neurons (a guess, not -1, for sklearn's scorers)
         predicted[predicted < 0] = np.bincount(self.neuron_class_).argmax()

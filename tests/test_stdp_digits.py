@@ -79,9 +79,10 @@ def test_frozen_phase_leaves_the_weights_alone_and_the_teacher_drives_its_class(
         program = stdp_digits.make_program(params, session)
         state = stdp_digits.initial_state(params, np.random.default_rng(0))
         before = dict(state)
-        stdp_digits.run_phase(program, params, state, x, y, "frozen", seed=1)
+        stdp_digits.run_phase(program, params, state, x, None, "frozen", seed=1)
         assert np.array_equal(program.network["syn_inp"].w[:], before["syn_inp.w"])
-        train = stdp_digits.run_phase(program, params, state, x, y, "train", seed=1)
+        targets = stdp_digits.teacher_targets(params, x, y, seed=0)
+        train = stdp_digits.run_phase(program, params, state, x, targets, "train", seed=1)
         assert not np.array_equal(state["syn_inp.w"], before["syn_inp.w"])
     # with the teacher on, the neuron of the shown class fires most in every image window
     assert np.array_equal(train.counts.argmax(axis=1), y)
