@@ -157,6 +157,7 @@ class STDPDigitsParams:
     noise_rate: Quantity = 0 * Hz  # test shift: background rate on every pixel, also between images
     contrast: float = 1.0  # test shift: factor on the rates of the test images
     n_raster: int = 4  # training samples whose spikes are kept for the raster
+    n_curve: int = 4  # learning-curve points in the first epoch (a frozen test each; later epochs: one each)
     dt: Quantity = 0.1 * ms  # integration time step
 
     def __post_init__(self):
@@ -257,7 +258,7 @@ CARRIED = (
 #: initial values, and how many runs make a phase.
 SWEEPABLE = (
     "lr", "lr_n", "decay", "wmax", "c_inp", "c_neg", "hold_inc", "hold_rest", "w_norm", "n_train", "n_test", "test_fraction", "epochs", "teacher_target", "assign", "rate_max", "teacher_current", "plastic_online",
-    "w_init", "w_neg_init", "hold_init", "noise_rate", "contrast", "n_raster",
+    "w_init", "w_neg_init", "hold_init", "noise_rate", "contrast", "n_raster", "n_curve",
 )
 
 
@@ -312,9 +313,12 @@ class Phase:
 
 
 def initial_state(params, rng):
-    """Initial weights and thresholds (the state before any training)."""
+    """The state before any training: random weights, thresholds at ``hold_init``, all else 0."""
     n_out = params.n_out
+    sizes = {"inputs": N_PIXELS, "outputs": n_out}
+    state = {f"{g}.{v}": np.zeros(sizes[g]) for g, v in CARRIED if g in sizes}  # traces, v, currents
     return with_norms(params, {
+        **state,
         "syn_inp.w": rng.uniform(0, params.w_init, N_PIXELS * n_out),
         "syn_neg.w": np.full(n_out * (n_out - 1), params.w_neg_init),
         "outputs.hold": np.full(n_out, params.hold_init),
@@ -474,24 +478,42 @@ def teacher_targets(params, x, y, seed):
     return targets
 
 
+def curve_points(params, n_samples):
+    """Training samples seen at each learning-curve point: log-spaced chunks in the first epoch, then every epoch."""
+    n_chunks = -(-n_samples // params.chunk)
+    first = np.unique(np.geomspace(1, n_chunks, min(params.n_curve, n_chunks)).round().astype(int)) * params.chunk
+    first = np.minimum(first, n_samples)
+    later = n_samples * np.arange(2, params.epochs + 1)
+    return np.concatenate([first, later]) if params.epochs else np.zeros(0, int)
+
+
 def train(program, params, state, x, y, rng, seed, evaluate=None):
     """Supervised training for ``params.epochs`` epochs (shuffled each epoch).
 
-    ``evaluate(state) -> accuracy`` is called after each epoch (for the learning
-    curve). Returns ``(run_s, curve, raster)``.
+    ``evaluate(state) -> accuracy`` is called at :func:`curve_points` (for the
+    learning curve). Returns ``(run_s, curve, raster)``, ``curve`` a list of
+    ``(samples seen, accuracy)``.
     """
     run_s, curve, raster = 0.0, [], {}
     targets = teacher_targets(params, x, y, seed) if params.epochs else None
+    points = set(curve_points(params, len(x)).tolist()) if evaluate is not None else set()
     for epoch in range(params.epochs):
         order = rng.permutation(len(x))
-        phase = run_phase(program, params, state, x[order], targets[order], "train",
-                          _phase_seed(seed, f"train{epoch}"), raster=params.n_raster if epoch == 0 else 0)
-        run_s += phase.run_s
-        if epoch == 0:
-            first = order[: params.n_raster]
-            raster = {**phase.raster, "raster_label": y[first], "raster_target": targets[first]}
-        if evaluate is not None:
-            curve.append(evaluate(state))
+        stops = sorted({len(x)} | {p - epoch * len(x) for p in points if 0 < p - epoch * len(x) < len(x)})
+        start = 0
+        for stop in stops:
+            part = order[start:stop]
+            phase = run_phase(program, params, state, x[part], targets[part], "train",
+                              _phase_seed(seed, f"train{epoch}") + start // params.chunk,
+                              raster=params.n_raster if epoch == 0 and start == 0 else 0)
+            run_s += phase.run_s
+            if epoch == 0 and start == 0:
+                first = order[: params.n_raster]
+                raster = {**phase.raster, "raster_label": y[first], "raster_target": targets[first]}
+            seen = epoch * len(x) + stop
+            if seen in points:
+                curve.append((seen, evaluate(state)))
+            start = stop
     return run_s, curve, raster
 
 
@@ -510,6 +532,7 @@ def state_from_run(params, previous):
     """
     arrays = previous.arrays
     missing = [k for k in ("w_inp", "w_neg", "hold", "index_train", "index_test") if k not in arrays]
+    missing += [_state_key(g, v) for g, v in CARRIED if _state_key(g, v) not in arrays]
     if missing:
         raise BrianlabError(
             f"{previous.path} has no saved weights ({', '.join(missing)} missing from data.npz); "
@@ -522,11 +545,12 @@ def state_from_run(params, previous):
                 f"saved weights {key} in {previous.path} have shape {arrays[key].shape}, this network needs "
                 f"{shape}: set n_class and n_per_class as in that run"
             )
-    return with_norms(params, {
-        "syn_inp.w": arrays["w_inp"].ravel(),
-        "syn_neg.w": arrays["w_neg"][~np.eye(params.n_out, dtype=bool)],
-        "outputs.hold": arrays["hold"],
-    })
+    return {f"{g}.{v}": arrays[_state_key(g, v)] for g, v in CARRIED}
+
+
+def _state_key(group, variable):
+    """Name in data.npz of a carried state variable (the weights are saved as matrices too)."""
+    return f"state_{group}_{variable}"
 
 
 def split_from_run(previous):
@@ -619,8 +643,9 @@ def simulate(params, session, previous=None):
     arrays = {
         "w_inp": w_inp, "w_neg": w_neg, "hold": np.asarray(state["outputs.hold"]),
         "w_inp_online": w_inp_online,
+        **{_state_key(g, v): np.asarray(state[f"{g}.{v}"]) for g, v in CARRIED},
         "neuron_class": classes,
-        "curve_epoch": np.arange(1, len(curve) + 1), "curve_accuracy": np.asarray(curve, float),
+        "curve_samples": np.array([c[0] for c in curve], int), "curve_accuracy": np.array([c[1] for c in curve]),
         "y_train": y_tr, "y_test": y_te, "index_train": data["index_train"], "index_test": data["index_test"],
         "pred_train": pred_train, "pred_frozen": pred_frozen, "pred_online": pred_online,
         "counts_frozen": frozen.counts, "counts_online": online.counts,
@@ -668,7 +693,7 @@ def plot_weights(record, ax=None, key="w_inp", max_per_class=10):
         if col >= axes.shape[1]:
             continue
         a = axes[row, col]
-        image = a.imshow(w[:, j].reshape(8, 8), cmap="viridis", vmin=0, vmax=float(record.params.wmax))
+        image = a.imshow(w[:, j].reshape(8, 8), cmap="viridis", vmin=0, vmax=float(w.max()) or 1.0)
         a.set_title(f"n{j} -> {classes[j]}", fontsize=7)
     if image is not None:
         axes[0, 0].figure.colorbar(image, ax=axes, shrink=0.6, label="weight")
@@ -702,21 +727,24 @@ def plot_confusion(record, ax=None, key="pred_frozen", title="frozen"):
 
 
 def plot_curve(record, ax=None):
-    """Held-out frozen accuracy after each training epoch, and the final accuracies."""
+    """Held-out frozen accuracy against training images shown, and the final accuracies."""
     ax = plotting.new_axes(ax)
     data, metrics = record.arrays, record.metrics
-    if len(data["curve_epoch"]):
-        ax.plot(data["curve_epoch"], data["curve_accuracy"] * 100, "o-", label="held-out, frozen (teacher's classes)")
-    last = max(1, len(data["curve_epoch"]))
-    for key, marker, label in (("accuracy_train", "s", "train, frozen"), ("accuracy_test_frozen", "D", "test, frozen"),
-                               ("accuracy_test_online", "^", "test, online learning")):
-        ax.plot([last], [metrics[key] * 100], marker, label=f"{label}: {metrics[key]:.1%}")
+    seen = data["curve_samples"]
+    if len(seen):
+        ax.plot(seen, data["curve_accuracy"] * 100, "o-", color="C0", label="held-out, frozen, during training")
+    last = seen[-1] if len(seen) else 0
+    for key, marker, color, label in (("accuracy_train", "s", "C1", "train, frozen"),
+                                      ("accuracy_test_frozen", "D", "C2", "held-out, frozen"),
+                                      ("accuracy_test_online", "^", "C3", "held-out, online learning")):
+        ax.plot([last], [metrics[key] * 100], marker, color=color, label=f"{label}: {metrics[key]:.1%}")
     ax.axhline(100 / int(record.params.n_class), color="0.6", ls=":", label="chance")
-    ax.set_xlabel("training epoch")
+    ax.set_xscale("symlog", linthresh=max(int(record.params.chunk), 1))
+    ax.set_xlabel("training images shown")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 101)
     ax.legend(frameon=False, fontsize="small", loc="lower right")
-    ax.set_title("accuracy during training")
+    ax.set_title(f"accuracy during training ({metrics['n_train']} training images per epoch)")
     return ax
 
 
@@ -742,7 +770,8 @@ def plot_raster(record, ax=None):
         t0 = k * SLOTS_PER_SAMPLE * slot_ms
         ax_in.axvspan(t0, t0 + slot_ms, color="0.9", zorder=-1)
         for j in np.flatnonzero(data["raster_target"][k]):
-            ax_out.add_patch(_teacher_patch(t0, slot_ms, j - 0.5, 1))
+            height = max(1.0, params.n_out / 25)
+            ax_out.add_patch(_teacher_patch(t0, slot_ms, j - height / 2, height))
         ax_in.text(t0 + slot_ms / 2, 65, f"digit {label}", ha="center", va="bottom", fontsize=8)
     ax_out.set_ylim(-0.5, params.n_out - 0.5)
     ax_in.set_ylim(-0.5, 70)

@@ -10,10 +10,10 @@ same trained state: with frozen weights, and with plasticity on and no teacher
 rate does not change, so the weight decay removes the weights from pixels that
 carry only background, while the frozen network keeps reading them.
 
-One training run per seed is saved with ``brianlab``'s run directory (so
-``brianlab plot`` and ``--from`` work on it); every shift level then starts
-from it (``--from`` with ``epochs=0``) in one device session, so a standalone
-project is compiled once per seed.
+Each seed is one stratified train/test split and network seed: the network is
+trained once, then every shift level is tested from that trained state (as
+``--from`` with ``epochs=0`` does), all in one device session, so a
+standalone project is compiled once.
 
     python -m runs.stdp_shift --device cpp_standalone --seed 0 --seeds 3 --out results/stdp_shift
 """
@@ -26,41 +26,42 @@ from pathlib import Path
 
 import numpy as np
 
-from brianlab import devices, plotting
-from brianlab.cli import run_model
-from brianlab.model import get_model
+from brianlab import plotting
+from brianlab.cli import add_device_arguments, device_options
+from brianlab.devices import DeviceSession
+from brianlab.model import RunRecord
 from brianlab.params import apply_assignments
-from brianlab.records import load_run
+from brianlab.records import jsonable
+from models import stdp_digits
 
 #: (contrast, background noise rate) of the test images, from no shift to a strong one.
 SHIFTS = ((1.0, "0*Hz"), (0.8, "10*Hz"), (0.6, "20*Hz"), (0.5, "30*Hz"), (0.4, "40*Hz"))
 
 
-def simulate(out, device, seeds, assignments, shifts=SHIFTS):
+def simulate(session, params, seeds, shifts=SHIFTS):
     """Train once per seed, then test frozen and online at every shift level.
 
-    Returns a list of rows ``{seed, contrast, noise_hz, frozen, online}``.
+    Returns a list of rows ``{seed, contrast, noise_hz, frozen, online}`` and the
+    metrics of each seed's unshifted training run.
     """
-    model = get_model("stdp-digits")
-    params = apply_assignments(model.params, assignments)
-    rows = []
+    rows, trained = [], {}
     for seed in seeds:
-        trained, _ = run_model(model, params, device, devices.DeviceOptions(), seed=seed,
-                               out=out / f"train-seed{seed}", progress=False)
-        previous = load_run(trained, model)
-        with devices.DeviceSession(device, build_root=out / f"build-seed{seed}", seed=seed,
-                                   progress=False) as session:
-            for contrast, noise in shifts:
-                shifted = apply_assignments(
-                    model.params, ["epochs=0", f"contrast={contrast}", f"noise_rate={noise}"], base=params
-                )
-                metrics = model.simulate(shifted, session, previous).metrics
-                rows.append({
-                    "seed": seed, "contrast": contrast, "noise_hz": float(shifted.noise_rate),
-                    "frozen": metrics["accuracy_test_frozen"], "online": metrics["accuracy_test_online"],
-                })
-                print(rows[-1], flush=True)
-    return rows
+        session.seed = seed  # the split, the initial weights and every Poisson input follow it
+        result = stdp_digits.simulate(params, session)
+        trained[seed] = dict(result.metrics)
+        previous = RunRecord(path=Path("."), config={"seed": seed}, params=params, metrics=result.metrics,
+                             arrays=result.arrays)
+        for contrast, noise in shifts:
+            shifted = apply_assignments(
+                stdp_digits.STDPDigitsParams, ["epochs=0", f"contrast={contrast}", f"noise_rate={noise}"], base=params
+            )
+            metrics = stdp_digits.simulate(shifted, session, previous).metrics
+            rows.append({
+                "seed": seed, "contrast": contrast, "noise_hz": float(shifted.noise_rate),
+                "frozen": metrics["accuracy_test_frozen"], "online": metrics["accuracy_test_online"],
+            })
+            print(rows[-1], flush=True)
+    return rows, trained
 
 
 def summarize(rows):
@@ -95,15 +96,17 @@ def plot_shift(summary, ax=None):
     return ax
 
 
-def save(out, rows, summary):
-    """Write the rows and the summary as JSON and the figure as PNG."""
-    (out / "shift.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=2) + "\n")
+def save(out, rows, summary, trained):
+    """Write the rows, the summary and the training metrics as JSON, and the figure as PNG."""
+    out.mkdir(parents=True, exist_ok=True)
+    data = {"rows": rows, "summary": summary, "trained": trained}
+    (out / "shift.json").write_text(json.dumps(jsonable(data), indent=2) + "\n")
     return plotting.save(plot_shift(summary), out / "shift.png")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpp_standalone")
+    add_device_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds (train/test splits)")
     parser.add_argument("--out", type=Path, default=Path("results/stdp_shift"))
@@ -111,9 +114,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.out.exists():
         parser.error(f"{args.out} exists; choose another --out")
-    rows = simulate(args.out, args.device, range(args.seed, args.seed + args.seeds), args.set)
+    params = apply_assignments(stdp_digits.STDPDigitsParams, args.set)
+    with DeviceSession(args.device or "cpp_standalone", device_options(args), build_root=args.out / "build",
+                       seed=args.seed, progress=False) as session:
+        rows, trained = simulate(session, params, range(args.seed, args.seed + args.seeds))
     summary = summarize(rows)
-    figure = save(args.out, rows, summary)
+    figure = save(args.out, rows, summary, trained)
     for s in summary:
         print(f"contrast {s['contrast']:.2f} noise {s['noise_hz']:4.0f} Hz: frozen {s['frozen']:.1%} "
               f"online {s['online']:.1%} ({s['online_minus_frozen']:+.1%})")
