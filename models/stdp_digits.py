@@ -5,10 +5,14 @@
 neurons through plastic excitatory synapses; the outputs inhibit each other
 through plastic inhibitory synapses, and an adaptive threshold ``hold`` keeps
 each output's activity in range. During supervised training a teacher current
-pushes the outputs of the correct class. The learning rule is driven by
+pushes an output of the correct class (by default the one of the image's
+k-means cluster within its class, so that the outputs of a class learn
+different prototypes). The learning rule is driven by
 activity traces of the presynaptic neuron: a fast trace ``a`` (``alpha``) minus
 a slow trace ``theta`` (``beta``), ``diff = a - theta``, applied at every
-postsynaptic spike.
+postsynaptic spike. With ``normalize`` (default) each output's weight vector
+is scaled to L2 norm ``w_norm`` at the start of every plastic sample, inside
+the network (a ``run_regularly`` operation).
 
 Each sample is an image shown for 50 ms followed by 50 ms of silence. The
 image schedule (``stimulus``), the teacher (``teacher``) and the plasticity
@@ -20,9 +24,10 @@ program, with the images, the teacher, the switch and the state reached so far
 compiled once per network shape.
 
 One run does: supervised training (teacher and plasticity on) for ``epochs``
-passes over the training images, with a frozen test after each epoch; a frozen
-pass over the training images (``accuracy_train``, and the class each output
-neuron answers for, as in Diehl & Cook 2015); then two passes over the same
+passes over the training images, with frozen tests in between for the learning
+curve; a frozen pass over the training images (``accuracy_train``, and with
+``assign=response`` the class each output neuron answers for, as in Diehl &
+Cook 2015; by default an output answers for its teacher's class); then two passes over the same
 held-out images from the trained state: frozen (no teacher, no plasticity) and
 unsupervised test-time learning (no teacher, plasticity on).
 
