@@ -6,9 +6,10 @@ lower contrast and background noise on every pixel (``contrast``,
 ``noise_rate``; the noise stays on between images, like a sensor's dark
 rate). At each shift level the same held-out images are shown twice, from the
 same trained state: with frozen weights, and with plasticity on and no teacher
-(online). The rule's ``diff = a - theta`` is zero on average for a pixel whose
-rate does not change, so the weight decay removes the weights from pixels that
-carry only background, while the frozen network keeps reading them.
+(online). The rule's ``diff = a - theta`` is near zero for a pixel whose rate
+does not change, so learning during the test strengthens the weights from the
+pixels of the shown image and, through the weight normalisation, weakens those
+from pixels that carry only background, which the frozen network keeps reading.
 
 Each seed is one stratified train/test split and network seed: the network is
 trained once, then every shift level is tested from that trained state (as
