@@ -687,7 +687,7 @@ def plot_weights(record, ax=None, key="w_inp", max_per_class=10):
             rank[classes[j]] += 1
         nrows, ncols = n_class, min(max(rank.max(), 1), max_per_class)
     if ax is None:
-        fig = plotting.new_axes(figsize=(1.2 * ncols + 1.2, 1.25 * nrows + 0.6)).figure
+        fig = plotting.new_axes(figsize=(max(1.2 * ncols + 1.2, 4.5), 1.25 * nrows + 0.6)).figure
         fig.clear()
         ax = fig.subplots(nrows, ncols, squeeze=False)
     axes = np.atleast_2d(ax)
@@ -702,7 +702,7 @@ def plot_weights(record, ax=None, key="w_inp", max_per_class=10):
         a.set_title(f"n{j} -> {classes[j]}", fontsize=7)
     if image is not None:
         axes[0, 0].figure.colorbar(image, ax=axes, shrink=0.6, label="weight")
-    axes[0, 0].figure.suptitle("learned input weights (neuron -> class it answers for)")
+    axes[0, 0].figure.suptitle("learned input weights (neuron -> its class)", fontsize="medium")
     return axes
 
 
