@@ -293,6 +293,14 @@ def load_split(params, seed):
         )
     except ValueError as exc:
         raise BrianlabError(f"cannot split {len(rows)} images of {params.n_class} classes: {exc}") from None
+    return _split(index_train, index_test, digits)
+
+
+def _split(index_train, index_test, digits=None):
+    """Images and labels of the rows ``index_train`` and ``index_test`` of ``load_digits()``."""
+    from sklearn.datasets import load_digits
+
+    digits = digits or load_digits()
     return {
         "x_train": digits.data[index_train], "y_train": digits.target[index_train],
         "x_test": digits.data[index_test], "y_test": digits.target[index_test],
@@ -550,6 +558,11 @@ def state_from_run(params, previous):
                 f"saved weights {key} in {previous.path} have shape {arrays[key].shape}, this network needs "
                 f"{shape}: set n_class and n_per_class as in that run"
             )
+    old = (previous.params.n_class, previous.params.n_per_class)
+    if old != (params.n_class, params.n_per_class):
+        raise BrianlabError(
+            f"{previous.path} was run with n_class={old[0]}, n_per_class={old[1]}: set them as in that run"
+        )
     return {f"{g}.{v}": arrays[_state_key(g, v)] for g, v in CARRIED}
 
 
@@ -560,15 +573,7 @@ def _state_key(group, variable):
 
 def split_from_run(previous):
     """The train/test split a previous run used, so that --from never tests on its training images."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    index_train, index_test = previous.arrays["index_train"], previous.arrays["index_test"]
-    return {
-        "x_train": digits.data[index_train], "y_train": digits.target[index_train],
-        "x_test": digits.data[index_test], "y_test": digits.target[index_test],
-        "index_train": index_train, "index_test": index_test,
-    }
+    return _split(previous.arrays["index_train"], previous.arrays["index_test"])
 
 
 def weight_matrices(params, state):
@@ -844,7 +849,7 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
     standalone devices: one compilation each).
     """
 
-    def __init__(self, n_per_class=1, epochs=1, settings=(), device="runtime", random_state=None):
+    def __init__(self, n_per_class=8, epochs=1, settings=(), device="runtime", random_state=None):
         self.n_per_class = n_per_class
         self.epochs = epochs
         self.settings = settings
