@@ -2,4 +2,5 @@
 
 MODELS = {
     "lif": "models.lif",
+    "stdp-digits": "models.stdp_digits",
 }
