@@ -30,7 +30,7 @@ import typing
 import numpy as np
 from brian2 import Quantity, get_dimensions, have_same_dimensions
 from brian2.core.namespace import DEFAULT_UNITS
-from brian2.units.fundamentalunits import get_unit
+from brian2.units.fundamentalunits import get_unit, standard_unit_register
 
 from brianlab.errors import BrianlabError
 
@@ -312,6 +312,18 @@ def parse_assignments(cls, assignments, base=None):
 # ----------------------------------------------------------------------------
 
 
+def _unit_text(dim):
+    """The name of the unscaled unit of ``dim`` (``V``, ``m^-2 A``).
+
+    Only Brian's standard units are looked up: ``get_unit`` also finds units that
+    Brian registers while it builds a network (``amp/meter**2`` becomes
+    ``A/(m^2)`` once some equations used it), so its answer depends on what ran
+    before and a saved run would not read back.
+    """
+    units = standard_unit_register.units_for_dimensions[dim]
+    return str(units[1.0]) if 1.0 in units else str(dim)
+
+
 def to_json(params):
     """A JSON-able dict of every parameter; quantities keep value and unit."""
     out = {}
@@ -321,7 +333,7 @@ def to_json(params):
             out[f.name] = {
                 "value": _text(value),
                 "si": float(value),
-                "unit": str(get_unit(get_dimensions(value))),
+                "unit": _unit_text(get_dimensions(value)),
             }
         elif isinstance(value, np.generic):
             out[f.name] = value.item()
@@ -349,8 +361,9 @@ def from_json(cls, data):
     for name, saved in data.items():
         default = getattr(defaults, name)
         if isinstance(default, Quantity):
-            unit = str(get_unit(get_dimensions(default)))
-            if not isinstance(saved, dict) or saved.get("unit") != unit:
+            unit = _unit_text(get_dimensions(default))
+            names = {unit, str(get_unit(get_dimensions(default)))}  # the latter: runs saved before _unit_text
+            if not isinstance(saved, dict) or saved.get("unit") not in names:
                 raise BrianlabError(f"saved parameter {name!r} is not in {unit}: {saved!r}")
             values[name] = Quantity(saved["si"], dim=get_dimensions(default))
         else:
