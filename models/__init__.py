@@ -3,4 +3,5 @@
 MODELS = {
     "lif": "models.lif",
     "stdp-digits": "models.stdp_digits",
+    "ring": "models.ring",
 }
