@@ -425,8 +425,9 @@ def run_values(params):
 # ----------------------------------------------------------------------------
 
 #: Regimes, by ``regime_code``: settled to a fixed point (or, cue removed, back to
-#: rest); a localized bump outliving the cue; rates past R_bound; activity that
-#: outlives the cue everywhere; none of these by the end.
+#: rest); a localized bump outliving the cue; rates past R_bound, or (no r_max)
+#: still growing at the end along a mode with eigenvalue above 1 (``growing``);
+#: activity that outlives the cue everywhere; none of these by the end.
 REGIMES = ("stable", "bump", "divergent", "uniform", "unsettled")
 
 
@@ -522,8 +523,13 @@ def analyse(params, R, t_bound, t, R_t):
         "bump_width": width,
         "bump_localized": localized,
     }
-    regime = "divergent" if diverged else ("stable" if converged else "unsettled")
-    if params.input_off > 0 * second and not diverged:
+    # Unbounded and still growing along a mode with eigenvalue > 1: divergent, only slower than the run.
+    k_before = _sample(t, t[-1] - 10 * float(params.tau))
+    growing = (not diverged and params.r_max == 0 and eig_effective > 1
+               and float(np.max(R_t[-1])) > (1 + 1e-6) * float(np.max(R_t[k_before])) > 0)
+    metrics["growing"] = bool(growing)
+    regime = "divergent" if diverged or growing else ("stable" if converged else "unsettled")
+    if params.input_off > 0 * second and not (diverged or growing):
         delay_end = float(params.cue2_on) if params.cue2_on > 0 * second else float(params.duration)
         k_off, k_end = _sample(t, float(params.input_off)), _sample(t, delay_end - 1e-9)
         settle = min(10 * float(params.tau), (delay_end - float(params.input_off)) / 2)
@@ -567,7 +573,14 @@ def _state_text(metrics):
     if metrics.get("diverged"):
         when = metrics.get("t_diverge")
         return "diverged" + (f" at t = {when * 1e3:.1f} ms" if when is not None else "")
-    return "converged" if metrics.get("converged") else f"not converged ({metrics.get('regime', '')})"
+    regime = metrics.get("regime", "")
+    if regime == "bump":
+        return "persistent bump after the cue"
+    if regime == "uniform":
+        return "activity everywhere after the cue"
+    if metrics.get("converged"):
+        return "converged"
+    return "back to rest after the cue" if regime == "stable" else f"not converged ({regime})"
 
 
 def plot_profile(record, ax=None):
