@@ -1,0 +1,536 @@
+"""Hodgkin-Huxley neurons driven by Poisson synapses (``hh-poisson``).
+
+Each of ``n_neurons`` Hodgkin-Huxley neurons (the textbook squid-axon model,
+units per membrane area, resting potential at -65 mV) receives ``N_ex``
+excitatory and ``N_in`` inhibitory Poisson spike trains of ``rate`` each. Every
+input spike is transmitted with probability ``p`` (h = 1 with probability p);
+a transmitted excitatory spike makes the membrane potential jump by ``G_ex``,
+an inhibitory one by ``-K*G_ex``: an instantaneous jump, the same whatever the
+time step (a delta current done right, not a current of charge/dt).
+
+Two input modes with one meaning:
+
+``input_mode=explicit``
+    every input train and every transmission draw exists: ``PoissonGroup``
+    sources (``n_neurons * N_ex`` and ``n_neurons * N_in``, or ``N_ex`` and
+    ``N_in`` shared by all neurons with ``shared_inputs=true``) and
+    ``Synapses`` that draw h ~ Bernoulli(p) at every presynaptic spike; the
+    input spikes of the recorded neurons are recorded.
+``input_mode=aggregate``
+    per neuron and time step, the number of transmitted spikes is drawn
+    directly: Poisson(N_ex * rate * p * dt) and Poisson(N_in * rate * p * dt)
+    (the thinning of a Poisson train is a Poisson train of rate*p, and a sum of
+    Poisson trains is a Poisson train), so the cost does not grow with the
+    number of inputs. The explicit sources are Brian's ``PoissonGroup``, which
+    spikes at most once per step (Bernoulli(rate*dt)); the two counts differ
+    in distribution by a relative O(rate*dt) (1e-4 at 10 Hz, 0.01 ms), far
+    below what any test or figure can see.
+
+A spike of the HH neuron is an upward crossing of ``v_spike`` (-20 mV) by the
+membrane potential sampled after each integration step, as brian2's
+``examples/COBAHH.py`` counts them (``threshold='v > -20*mV'`` with
+``refractory='v > -20*mV'``), except that the "above" state is taken before
+the synaptic jumps of the step: a jump across ``v_spike`` during the upstroke
+then still counts the spike (one step later) instead of hiding it. The spike
+time is the start of the step at whose end v is first above ``v_spike``, so
+the true crossing lies within one ``dt`` after it.
+
+Beyond the seed model:
+
+``synapse=cond_exp``
+    conductance-based exponential synapses (reversal ``E_exc``, ``E_inh``, time
+    constants ``tau_e``, ``tau_i``); a transmitted spike raises the
+    conductance by the amount whose charge at rest (-65 mV) moves v by
+    ``G_ex`` (excitatory) or ``K*G_ex`` (inhibitory), so ``G_ex`` and ``K``
+    keep their meaning.
+``recurrent=true``
+    the population becomes a random E/I network in the manner of the Brette
+    et al. (2007) COBAHH benchmark (brian2's ``examples/COBAHH.py``): the first
+    80% of the neurons are excitatory, the rest inhibitory, every ordered pair
+    is connected with probability ``p_connect`` (0.02), and a spike raises the
+    target's excitatory or inhibitory conductance by ``w_rec_exc`` (6 nS on
+    the benchmark's 20000 um^2) or ``w_rec_inh`` (67 nS), on top of the
+    Poisson input. With ``n_neurons=4000`` it is the benchmark's network size
+    and connectivity (with the textbook HH neuron here, not Traub-Miles).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import brian2 as b2
+import numpy as np
+from brian2 import Hz, Quantity, cm, ms, msiemens, mV, second, uA, ufarad
+
+from brianlab import plotting
+from brianlab.model import Model, Result
+from brianlab.params import parameters, structure_key
+
+# ----------------------------------------------------------------------------
+# equations (per unit membrane area; v in volt, rates in Hz)
+# ----------------------------------------------------------------------------
+
+HH_EQS = """
+dv/dt = (I_app - I_Na - I_K - I_L - I_syn) / C_m : volt  # membrane potential
+I_Na = g_Na * m**3 * h * (v - E_Na) : amp/meter**2  # sodium current
+I_K = g_K * n**4 * (v - E_K) : amp/meter**2  # potassium current
+I_L = g_L * (v - E_L) : amp/meter**2  # leak current
+dm/dt = alpha_m * (1 - m) - beta_m * m : 1  # sodium activation
+dh/dt = alpha_h * (1 - h) - beta_h * h : 1  # sodium inactivation
+dn/dt = alpha_n * (1 - n) - beta_n * n : 1  # potassium activation
+alpha_m = 1 / exprel(-(v + 40*mV) / (10*mV)) / ms : Hz  # 0.1 (v+40) / (1 - exp(-(v+40)/10)) per ms
+beta_m = 4 * exp(-(v + 65*mV) / (18*mV)) / ms : Hz
+alpha_h = 0.07 * exp(-(v + 65*mV) / (20*mV)) / ms : Hz
+beta_h = 1 / (1 + exp(-(v + 35*mV) / (10*mV))) / ms : Hz
+alpha_n = 0.1 / exprel(-(v + 55*mV) / (10*mV)) / ms : Hz  # 0.01 (v+55) / (1 - exp(-(v+55)/10)) per ms
+beta_n = 0.125 * exp(-(v + 65*mV) / (80*mV)) / ms : Hz
+I_app : amp/meter**2 (constant)  # applied current
+above : boolean  # v was above v_spike after the previous step's integration
+"""
+
+#: Delta synapses act on v directly; no synaptic current.
+DELTA_EQS = """
+I_syn = 0*amp/meter**2 : amp/meter**2  # (delta synapses jump v instead)
+"""
+
+COND_EQS = """
+I_syn = ge * (v - E_exc) + gi * (v - E_inh) : amp/meter**2  # synaptic current
+dge/dt = -ge / tau_e : siemens/meter**2  # excitatory conductance
+dgi/dt = -gi / tau_i : siemens/meter**2  # inhibitory conductance
+"""
+
+#: Input constants, ``(constant, shared)`` so that a compiled network reruns with new values.
+INPUT_EQS = """
+rate : Hz (constant, shared)  # rate of each input train
+p : 1 (constant, shared)  # transmission probability per input spike
+G_ex : volt (constant, shared)  # jump of v per transmitted excitatory spike
+K : 1 (constant, shared)  # inhibitory jump is -K*G_ex
+n_arrived_ex : 1  # excitatory input spikes that arrived (explicit mode)
+n_arrived_in : 1  # inhibitory input spikes that arrived (explicit mode)
+n_transmitted_ex : 1  # transmitted excitatory input spikes
+n_transmitted_in : 1  # transmitted inhibitory input spikes
+"""
+
+#: Spike: an upward crossing of v_spike between two steps' integrated values.
+THRESHOLD = "v > v_spike and not above"
+#: After the threshold, before the synaptic jumps of the step.
+TRACK_ABOVE = "above = v > v_spike"
+
+#: Explicit mode: every input spike is transmitted with probability p.
+ON_PRE_EXC = {
+    "delta": "h_tr = int(rand() < p_post)\nv_post += h_tr * G_ex_post\nn_arrived_ex_post += 1\nn_transmitted_ex_post += h_tr",
+    "cond_exp": "h_tr = int(rand() < p_post)\nge_post += h_tr * G_ex_post * dg_ex_per_volt\nn_arrived_ex_post += 1\nn_transmitted_ex_post += h_tr",
+}
+ON_PRE_INH = {
+    "delta": "h_tr = int(rand() < p_post)\nv_post -= h_tr * K_post * G_ex_post\nn_arrived_in_post += 1\nn_transmitted_in_post += h_tr",
+    "cond_exp": "h_tr = int(rand() < p_post)\ngi_post += h_tr * K_post * G_ex_post * dg_in_per_volt\nn_arrived_in_post += 1\nn_transmitted_in_post += h_tr",
+}
+
+#: Aggregate mode: per step, the transmitted counts drawn directly.
+AGGREGATE_EXC = {
+    "delta": "k_ex = poisson(N_ex * rate * p * dt)\nv += k_ex * G_ex\nn_transmitted_ex += k_ex",
+    "cond_exp": "k_ex = poisson(N_ex * rate * p * dt)\nge += k_ex * G_ex * dg_ex_per_volt\nn_transmitted_ex += k_ex",
+}
+AGGREGATE_INH = {
+    "delta": "k_in = poisson(N_in * rate * p * dt)\nv -= k_in * K * G_ex\nn_transmitted_in += k_in",
+    "cond_exp": "k_in = poisson(N_in * rate * p * dt)\ngi += k_in * K * G_ex * dg_in_per_volt\nn_transmitted_in += k_in",
+}
+
+REC_ON_PRE_EXC = "ge_post += w_rec_exc"
+REC_ON_PRE_INH = "gi_post += w_rec_inh"
+
+#: The resting potential at which cond_exp charges are matched to G_ex.
+V_REST = -65 * mV
+#: Initial state (v, m, h, n).
+INITIAL = {"v": -65 * mV, "m": 0.05, "h": 0.6, "n": 0.32}
+
+
+@parameters
+class HHPoissonParams:
+    """Parameters of the ``hh-poisson`` model."""
+
+    n_neurons: int = 1  # population size
+    N_ex: int = 80  # excitatory input trains per neuron
+    N_in: int = 20  # inhibitory input trains per neuron
+    rate: Quantity = 10 * Hz  # rate of each input train
+    p: float = 0.5  # transmission probability per input spike
+    G_ex: Quantity = 1 * mV  # jump of v per transmitted excitatory spike
+    K: float = 4.0  # an inhibitory spike makes v jump by -K*G_ex
+    I_app: Quantity = 3 * uA / cm**2  # applied current
+    input_mode: Literal["explicit", "aggregate"] = "explicit"  # explicit trains and draws, or per-step transmitted counts
+    shared_inputs: bool = False  # every neuron receives the same input trains (own transmission draws; explicit only)
+    synapse: Literal["delta", "cond_exp"] = "delta"  # voltage jumps, or exponential conductances
+    E_exc: Quantity = 0 * mV  # excitatory reversal potential (cond_exp, recurrent)
+    E_inh: Quantity = -80 * mV  # inhibitory reversal potential (cond_exp, recurrent)
+    tau_e: Quantity = 5 * ms  # excitatory conductance time constant
+    tau_i: Quantity = 10 * ms  # inhibitory conductance time constant
+    recurrent: bool = False  # connect the population into a random E/I network (COBAHH-style)
+    p_connect: float = 0.02  # recurrent connection probability
+    w_rec_exc: Quantity = 0.03 * msiemens / cm**2  # recurrent excitatory conductance jump (6 nS / 20000 um^2)
+    w_rec_inh: Quantity = 0.335 * msiemens / cm**2  # recurrent inhibitory conductance jump (67 nS / 20000 um^2)
+    v_spike: Quantity = -20 * mV  # a spike is an upward crossing of this
+    method: Literal["rk4", "exponential_euler"] = "rk4"  # integration method (exponential_euler: about 2x faster, spike times drift ~0.05 ms per spike at dt=0.01 ms)
+    n_record: int = 3  # neurons whose state (and explicit inputs) are recorded
+    duration: Quantity = 300 * ms  # simulated time
+    dt: Quantity = 0.01 * ms  # integration time step
+
+    def __post_init__(self):
+        if self.n_neurons < 1:
+            raise ValueError("n_neurons must be at least 1")
+        if self.N_ex < 0 or self.N_in < 0 or self.n_record < 0:
+            raise ValueError("N_ex, N_in and n_record cannot be negative")
+        if not 0 <= self.p <= 1 or not 0 <= self.p_connect <= 1:
+            raise ValueError("p and p_connect are probabilities (0..1)")
+        if self.rate < 0 * Hz or self.K < 0:
+            raise ValueError("rate and K cannot be negative")
+        if self.dt <= 0 * ms or self.duration <= 0 * ms:
+            raise ValueError("dt and duration must be positive")
+        if self.tau_e <= 0 * ms or self.tau_i <= 0 * ms:
+            raise ValueError("tau_e and tau_i must be positive")
+        if self.shared_inputs and self.input_mode == "aggregate":
+            raise ValueError(
+                "shared_inputs=true needs input_mode=explicit: shared trains with independent "
+                "transmission draws per synapse have no per-step count to draw directly"
+            )
+        if self.synapse == "cond_exp" and not (self.E_exc > V_REST > self.E_inh):
+            raise ValueError("cond_exp needs E_exc above and E_inh below the resting potential (-65 mV)")
+        if self.recurrent and self.n_neurons < 2:
+            raise ValueError("recurrent=true needs n_neurons of at least 2")
+
+    @property
+    def conductances(self):
+        """Whether the neurons have synaptic conductances (cond_exp inputs or recurrence)."""
+        return self.synapse == "cond_exp" or self.recurrent
+
+    @property
+    def n_exc(self):
+        """Excitatory neurons of a recurrent network (the first 80%)."""
+        return int(round(0.8 * self.n_neurons))
+
+
+class HHPoissonMonitors(NamedTuple):
+    """The monitors of a built ``hh-poisson`` network (input monitors are None in aggregate mode)."""
+
+    neurons: b2.NeuronGroup
+    spikes: b2.SpikeMonitor
+    state: b2.StateMonitor
+    input_spikes_exc: b2.SpikeMonitor | None
+    input_spikes_inh: b2.SpikeMonitor | None
+
+
+def recorded_indices(params):
+    """The neurons whose state is recorded (the first ``n_record``)."""
+    return np.arange(min(params.n_record, params.n_neurons))
+
+
+def charge_factors(params):
+    """Conductance jump per volt of ``G_ex`` so that a spike's charge at rest moves v by G_ex.
+
+    A conductance step g decaying with tau moves v, at rest, by
+    g * tau * |E - V_REST| / C_m; solved for g per volt of jump.
+    """
+    c_m = 1 * ufarad / cm**2
+    return (
+        c_m / (params.tau_e * (params.E_exc - V_REST)),
+        c_m / (params.tau_i * (V_REST - params.E_inh)),
+    )
+
+
+def namespace(params):
+    """Constants of the equations (everything not set through run_args)."""
+    dg_ex, dg_in = charge_factors(params)
+    return {
+        "C_m": 1 * ufarad / cm**2,
+        "g_Na": 120 * msiemens / cm**2,
+        "g_K": 36 * msiemens / cm**2,
+        "g_L": 0.3 * msiemens / cm**2,
+        "E_Na": 50 * mV,
+        "E_K": -77 * mV,
+        "E_L": -54.387 * mV,
+        "E_exc": params.E_exc,
+        "E_inh": params.E_inh,
+        "tau_e": params.tau_e,
+        "tau_i": params.tau_i,
+        "v_spike": params.v_spike,
+        "N_ex": params.N_ex,
+        "N_in": params.N_in,
+        "dg_ex_per_volt": dg_ex,
+        "dg_in_per_volt": dg_in,
+        "w_rec_exc": params.w_rec_exc,
+        "w_rec_inh": params.w_rec_inh,
+    }
+
+
+def neuron_equations(params):
+    """The neuron equations for ``params.synapse`` and ``params.recurrent``."""
+    return b2.Equations(HH_EQS + (COND_EQS if params.conductances else DELTA_EQS) + INPUT_EQS)
+
+
+def build(params):
+    """Build the ``hh-poisson`` network (on the default clock; see :class:`~brianlab.simulation.Program`).
+
+    Returns
+    -------
+    network : brian2.Network
+    monitors : HHPoissonMonitors
+    """
+    ns = namespace(params)
+    neurons = b2.NeuronGroup(
+        params.n_neurons,
+        neuron_equations(params),
+        threshold=THRESHOLD,
+        reset="",  # the spike leaves v alone: HH makes its own
+        method=params.method,
+        namespace=ns,
+        name="neurons",
+    )
+    for name, value in INITIAL.items():
+        setattr(neurons, name, value)
+    neurons.above = False
+    neurons.run_regularly(TRACK_ABOVE, when="thresholds", order=1, name="neurons_above")
+    for name, value in shared_values(params).items():
+        setattr(neurons, name, value)
+    neurons.I_app = params.I_app
+    objects = [neurons]
+    syn = "cond_exp" if params.synapse == "cond_exp" else "delta"
+    input_monitors = [None, None]
+    record = recorded_indices(params)
+    for k, (kind, n_per, on_pre, aggregate) in enumerate(
+        (("exc", params.N_ex, ON_PRE_EXC, AGGREGATE_EXC), ("inh", params.N_in, ON_PRE_INH, AGGREGATE_INH))
+    ):
+        if n_per == 0:
+            continue
+        if params.input_mode == "aggregate":
+            neurons.run_regularly(aggregate[syn], when="synapses", name=f"input_{kind}")
+            continue
+        n_sources = n_per if params.shared_inputs else n_per * params.n_neurons
+        sources = b2.PoissonGroup(n_sources, rates=params.rate, name=f"inputs_{kind}")
+        synapses = b2.Synapses(sources, neurons, on_pre=on_pre[syn], namespace=ns, name=f"syn_{kind}")
+        if params.shared_inputs:
+            synapses.connect(True)
+        else:
+            synapses.connect(j="i // n_per", namespace={"n_per": n_per})
+        objects += [sources, synapses]
+        if len(record):
+            shown = sources if params.shared_inputs else sources[: len(record) * n_per]
+            input_monitors[k] = b2.SpikeMonitor(shown, name=f"input_spikes_{kind}")
+            objects.append(input_monitors[k])
+    if params.recurrent:
+        n_exc = params.n_exc
+        for kind, pre, on_pre in (
+            ("exc", neurons[:n_exc], REC_ON_PRE_EXC),
+            ("inh", neurons[n_exc:], REC_ON_PRE_INH),
+        ):
+            if len(pre) == 0:
+                continue
+            rec = b2.Synapses(pre, neurons, on_pre=on_pre, namespace=ns, name=f"rec_{kind}")
+            rec.connect(p=params.p_connect)
+            objects.append(rec)
+    variables = ["v", "m", "h", "n"] + (["ge", "gi"] if params.conductances else [])
+    spikes = b2.SpikeMonitor(neurons, name="spikes")
+    state = b2.StateMonitor(neurons, variables, record=record, name="state")
+    network = b2.Network(*objects, spikes, state, name="hh_poisson")
+    return network, HHPoissonMonitors(neurons, spikes, state, *input_monitors)
+
+
+#: Parameters that reach a compiled network as run_args values (no rebuild).
+SWEEPABLE = ("rate", "p", "G_ex", "K", "I_app")
+
+
+def shared_values(params):
+    """The ``(constant, shared)`` input constants of the neurons."""
+    return {"rate": params.rate, "p": params.p, "G_ex": params.G_ex, "K": params.K}
+
+
+def run_values(params, I_app=None):
+    """The run_args values that carry the :data:`SWEEPABLE` parameters.
+
+    ``I_app`` (a current density per neuron) overrides ``params.I_app``.
+    """
+    values = {f"neurons.{name}": value for name, value in shared_values(params).items()}
+    currents = params.I_app if I_app is None else I_app
+    values["neurons.I_app"] = np.broadcast_to(np.asarray(currents), (params.n_neurons,)) * (b2.amp / b2.meter**2)
+    if params.input_mode == "explicit":
+        for kind, n_per in (("exc", params.N_ex), ("inh", params.N_in)):
+            if n_per:
+                n_sources = n_per if params.shared_inputs else n_per * params.n_neurons
+                values[f"inputs_{kind}.rates"] = np.full(n_sources, float(params.rate)) * Hz
+    return values
+
+
+def program_key(params):
+    return ("hh-poisson", structure_key(params, SWEEPABLE))
+
+
+def simulate(params, session, previous=None, I_app=None):
+    """Run the ``hh-poisson`` model on ``session``'s device and collect its results.
+
+    Parameters
+    ----------
+    I_app : Quantity array, optional
+        A current density per neuron instead of ``params.I_app`` (tests use it to
+        run several currents in one compiled network).
+    """
+    program = session.program(lambda: build(params), params.duration, params.dt, tag="hh_poisson",
+                              key=program_key(params))
+    mon = program.run(run_values(params, I_app))
+    return collect(params, mon)
+
+
+def collect(params, mon):
+    """Metrics and arrays of a finished run (read before the program runs again)."""
+    duration = float(params.duration)
+    counts = np.asarray(mon.spikes.count[:])
+    rates = counts / duration
+    neurons = mon.neurons
+    transmitted_ex = np.asarray(neurons.n_transmitted_ex[:])
+    transmitted_in = np.asarray(neurons.n_transmitted_in[:])
+    expected_ex = params.n_neurons * params.N_ex * float(params.rate) * params.p * duration
+    expected_in = params.n_neurons * params.N_in * float(params.rate) * params.p * duration
+    metrics = {
+        "n_spikes": int(counts.sum()),
+        "mean_rate": float(rates.mean()),
+        "sd_rate": float(rates.std()),
+        "active_fraction": float(np.mean(counts > 0)),
+        "n_transmitted_ex": int(transmitted_ex.sum()),
+        "n_transmitted_in": int(transmitted_in.sum()),
+        "expected_transmitted_ex": expected_ex,
+        "expected_transmitted_in": expected_in,
+    }
+    arrays = {
+        "spike_i": np.asarray(mon.spikes.i[:]),
+        "spike_t": np.asarray(mon.spikes.t[:] / second),
+        "rate": rates,
+        "transmitted_ex": transmitted_ex,
+        "transmitted_in": transmitted_in,
+        "record_index": recorded_indices(params),
+        "state_t": np.asarray(mon.state.t[:] / second),
+        "v": np.asarray(mon.state.v[:] / b2.volt),
+        "m": np.asarray(mon.state.m[:]),
+        "h": np.asarray(mon.state.h[:]),
+        "n": np.asarray(mon.state.n[:]),
+    }
+    if params.conductances:
+        arrays["ge"] = np.asarray(mon.state.ge[:] / (b2.siemens / b2.meter**2))
+        arrays["gi"] = np.asarray(mon.state.gi[:] / (b2.siemens / b2.meter**2))
+    if params.input_mode == "explicit":
+        arrived_ex = np.asarray(neurons.n_arrived_ex[:])
+        arrived_in = np.asarray(neurons.n_arrived_in[:])
+        metrics["n_arrived_ex"] = int(arrived_ex.sum())
+        metrics["n_arrived_in"] = int(arrived_in.sum())
+        arrays["arrived_ex"] = arrived_ex
+        arrays["arrived_in"] = arrived_in
+        for kind, monitor, n_per in (("exc", mon.input_spikes_exc, params.N_ex),
+                                     ("inh", mon.input_spikes_inh, params.N_in)):
+            if monitor is not None:
+                arrays[f"input_{kind}_i"] = np.asarray(monitor.i[:])
+                arrays[f"input_{kind}_t"] = np.asarray(monitor.t[:] / second)
+    return Result(metrics=metrics, arrays=arrays)
+
+
+# ----------------------------------------------------------------------------
+# figures
+# ----------------------------------------------------------------------------
+
+#: HH constants in the units the figures use (mS/cm^2, mV).
+_G = {"Na": 120.0, "K": 36.0, "L": 0.3}
+_E = {"Na": 50.0, "K": -77.0, "L": -54.387}
+
+
+def currents(data, k=0):
+    """Ionic currents (uA/cm^2) of recorded neuron ``k`` from its saved state."""
+    v = data["v"][k] * 1e3
+    m, h, n = data["m"][k], data["h"][k], data["n"][k]
+    return {
+        "I_Na": _G["Na"] * m**3 * h * (v - _E["Na"]),
+        "I_K": _G["K"] * n**4 * (v - _E["K"]),
+        "I_L": _G["L"] * (v - _E["L"]),
+    }
+
+
+def _params(record):
+    return record.params
+
+
+def plot_voltage_inputs(record, axes=None):
+    """Membrane potential of the first recorded neuron over its input raster (explicit mode)."""
+    data = record.arrays
+    params = _params(record)
+    axes = plotting.new_axes(axes, figsize=(8.0, 5.0), nrows=2, sharex=True, height_ratios=[2, 1])
+    ax_v, ax_in = axes
+    t_ms = data["state_t"] * 1e3
+    if len(data["record_index"]):
+        ax_v.plot(t_ms, data["v"][0] * 1e3, lw=0.8, color="k")
+        mine = data["spike_i"] == 0
+        ax_v.plot(data["spike_t"][mine] * 1e3, np.full(mine.sum(), 40.0), "v", color="C3", ms=4, label="spike")
+    ax_v.axhline(float(params.v_spike) * 1e3, color="0.6", lw=0.6, ls="--")
+    ax_v.set_ylabel("v (mV), neuron 0")
+    ax_v.set_title(f"HH neuron with {params.N_ex}+{params.N_in} Poisson inputs, p={params.p:g} "
+                   f"({params.input_mode}, {record.config['device']})")
+    shown = False
+    for kind, color, n_per, offset in (("exc", "C0", params.N_ex, 0), ("inh", "C3", params.N_in, params.N_ex)):
+        key = f"input_{kind}_i"
+        if key in data:
+            first = data[key] < n_per  # inputs of neuron 0 (or the shared ones)
+            plotting.raster(data[f"input_{kind}_t"][first] * 1e3, data[key][first] + offset, ax=ax_in, color=color,
+                            label=kind)
+            shown = True
+    if not shown:
+        ax_in.text(0.5, 0.5, "aggregate mode: transmitted counts drawn per step, no input trains exist",
+                   ha="center", va="center", transform=ax_in.transAxes, fontsize="small")
+    ax_in.set_ylabel("input")
+    ax_in.set_xlabel("time (ms)")
+    return axes
+
+
+def plot_rate_histogram(record, ax=None):
+    """Histogram of the output rates of the population."""
+    ax = plotting.new_axes(ax)
+    rates = record.arrays["rate"]
+    bins = min(40, max(5, len(rates) // 10))
+    ax.hist(rates, bins=bins, color="C0")
+    ax.axvline(rates.mean(), color="k", lw=1, label=f"mean {rates.mean():.2f} Hz")
+    ax.set_xlabel("output rate (Hz)")
+    ax.set_ylabel("neurons")
+    ax.set_title(f"output rates of {len(rates)} neurons ({record.params.input_mode})")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_gating_currents(record, axes=None):
+    """Gating variables and ionic currents of the first recorded neuron."""
+    data = record.arrays
+    axes = plotting.new_axes(axes, figsize=(8.0, 5.0), nrows=2, sharex=True)
+    t_ms = data["state_t"] * 1e3
+    for name in ("m", "h", "n"):
+        axes[0].plot(t_ms, data[name][0], lw=0.8, label=name)
+    axes[0].set_ylabel("gating")
+    axes[0].legend(frameon=False, fontsize="small", loc="upper right")
+    axes[0].set_title("neuron 0: gating variables and currents")
+    for name, current in currents(data).items():
+        axes[1].plot(t_ms, current, lw=0.8, label=name)
+    axes[1].set_ylabel("current (uA/cm$^2$)")
+    axes[1].set_xlabel("time (ms)")
+    axes[1].legend(frameon=False, fontsize="small", loc="upper right")
+    return axes
+
+
+def figures(record, out_dir):
+    """Voltage with input raster and gating/currents (if a neuron is recorded); rate histogram (populations)."""
+    paths = []
+    if len(record.arrays["record_index"]):
+        paths.append(plotting.save(plot_voltage_inputs(record), out_dir / "voltage_inputs.png"))
+        paths.append(plotting.save(plot_gating_currents(record), out_dir / "gating_currents.png"))
+    if record.params.n_neurons > 1:
+        paths.append(plotting.save(plot_rate_histogram(record), out_dir / "rate_histogram.png"))
+    return paths
+
+
+MODEL = Model(
+    name="hh-poisson",
+    summary="Hodgkin-Huxley neurons driven by Poisson synapses (explicit trains or per-step counts), fast at 5000+ inputs",
+    params=HHPoissonParams,
+    simulate=simulate,
+    figures=figures,
+    sweepable=SWEEPABLE,
+)

@@ -1,0 +1,298 @@
+"""hh-poisson: the HH neuron against SciPy, the two input modes against each other, devices against each other.
+
+Two cpp_standalone builds serve the whole module (explicit and aggregate inputs,
+200 neurons each); the deterministic runs are the explicit build rerun with
+p = 0, no compile.
+"""
+
+import numpy as np
+import pytest
+from brian2 import uA, cm
+from scipy import stats
+from scipy.integrate import solve_ivp
+
+from brianlab import devices
+from brianlab.devices import DeviceSession
+from brianlab.params import apply_assignments
+from models import hh_poisson as hp
+
+from conftest import read_json
+
+#: Applied currents (uA/cm^2): silent, a single spike from the initial state, repetitive firing.
+CURRENTS = np.array([0.0, 5.0, 6.5, 10.0, 20.0, 50.0])
+POPULATION = ["n_neurons=200", "n_record=2"]
+DT_MS = 0.01
+
+need_cpp = pytest.mark.skipif(not devices.probe("cpp_standalone").can_run, reason="cpp_standalone cannot run here")
+
+
+def params(*assignments):
+    return apply_assignments(hp.HHPoissonParams, list(assignments))
+
+
+def cycled_currents(n):
+    return np.resize(CURRENTS, n) * uA / cm**2
+
+
+# ----------------------------------------------------------------------------
+# the independent solver
+# ----------------------------------------------------------------------------
+
+
+def hh_rhs(t, y, current):
+    """The same HH equations in mV, ms, uA/cm^2 (no inputs)."""
+    v, m, h, n = y
+    a_m = 0.1 * (v + 40) / (1 - np.exp(-(v + 40) / 10))
+    b_m = 4 * np.exp(-(v + 65) / 18)
+    a_h = 0.07 * np.exp(-(v + 65) / 20)
+    b_h = 1 / (1 + np.exp(-(v + 35) / 10))
+    a_n = 0.01 * (v + 55) / (1 - np.exp(-(v + 55) / 10))
+    b_n = 0.125 * np.exp(-(v + 65) / 80)
+    i_ion = 120 * m**3 * h * (v - 50) + 36 * n**4 * (v + 77) + 0.3 * (v + 54.387)
+    return [current - i_ion, a_m * (1 - m) - b_m * m, a_h * (1 - h) - b_h * h, a_n * (1 - n) - b_n * n]
+
+
+def reference_spikes(current, t_end_ms, v_spike=-20.0):
+    """Upward crossings of v_spike (ms), SciPy DOP853 at rtol = atol = 1e-10."""
+    def crossing(t, y, current):
+        return y[0] - v_spike
+
+    crossing.direction = 1
+    sol = solve_ivp(hh_rhs, (0, t_end_ms), [-65.0, 0.05, 0.6, 0.32], args=(current,), method="DOP853",
+                    events=crossing, rtol=1e-10, atol=1e-10)
+    assert sol.success
+    return sol.t_events[0]
+
+
+@pytest.fixture(scope="module")
+def references():
+    return [reference_spikes(c, 300.0) for c in CURRENTS]
+
+
+# ----------------------------------------------------------------------------
+# the shared builds
+# ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def explicit_cpp(tmp_path_factory):
+    """The explicit build: without inputs (p=0, the currents), then with inputs (two seeds)."""
+    base = params(*POPULATION)
+    silent = params(*POPULATION, "p=0")
+    with DeviceSession("cpp_standalone", build_root=tmp_path_factory.mktemp("explicit"), seed=1,
+                       progress=False) as session:
+        no_input = hp.simulate(silent, session, I_app=cycled_currents(base.n_neurons))
+        driven = hp.simulate(base, session)
+        session.seed = 2
+        driven2 = hp.simulate(base, session)
+        program = session.programs[-1]
+        assert program.n_builds == 1 and program.n_runs == 3
+    return {"no_input": no_input, "driven": driven, "driven2": driven2, "params": base}
+
+
+@pytest.fixture(scope="module")
+def aggregate_cpp(tmp_path_factory):
+    """The aggregate build with the default inputs, then with a 30% larger G_ex (no compile)."""
+    base = params(*POPULATION, "input_mode=aggregate")
+    with DeviceSession("cpp_standalone", build_root=tmp_path_factory.mktemp("aggregate"), seed=3,
+                       progress=False) as session:
+        driven = hp.simulate(base, session)
+        stronger = hp.simulate(params(*POPULATION, "input_mode=aggregate", "G_ex=1.3*mV"), session)
+        assert session.programs[-1].n_builds == 1
+    return {"driven": driven, "stronger": stronger, "params": base}
+
+
+def spike_times_of(result, k):
+    data = result.arrays
+    return data["spike_t"][data["spike_i"] == k] * 1e3
+
+
+# ----------------------------------------------------------------------------
+# physics: the HH neuron against SciPy
+# ----------------------------------------------------------------------------
+
+
+@need_cpp
+def test_spikes_without_inputs_match_scipy_for_several_currents(explicit_cpp, references):
+    result = explicit_cpp["no_input"]
+    assert result.metrics["n_transmitted_ex"] == 0 and result.metrics["n_arrived_ex"] > 0
+    counts = [len(r) for r in references]
+    assert counts[0] == 0 and counts[-1] > 30  # silent to fast firing
+    for k in range(result.arrays["rate"].size):
+        ref = references[k % len(CURRENTS)]
+        sim = spike_times_of(result, k)
+        assert len(sim) == len(ref), f"I_app={CURRENTS[k % len(CURRENTS)]}: {len(sim)} spikes, SciPy {len(ref)}"
+        # a spike is stamped at the start of the step in which v crosses: 0 < t_ref - t <= dt
+        lag = ref - sim
+        assert np.all(lag > -0.05 * DT_MS) and np.all(lag < 1.05 * DT_MS), (CURRENTS[k % len(CURRENTS)], lag)
+
+
+def test_runtime_matches_scipy_and_cpp_without_inputs(explicit_cpp, references):
+    silent = params("n_neurons=6", "p=0", "N_ex=2", "N_in=1", "n_record=0")
+    with DeviceSession("runtime", progress=False) as session:
+        result = hp.simulate(silent, session, I_app=cycled_currents(6))
+    for k, ref in enumerate(references):
+        sim = spike_times_of(result, k)
+        assert len(sim) == len(ref)
+        assert np.all(np.abs(ref - sim - DT_MS / 2) <= 0.55 * DT_MS)
+        if devices.probe("cpp_standalone").can_run:  # the same arithmetic, the same grid
+            np.testing.assert_allclose(sim, spike_times_of(explicit_cpp["no_input"], k), rtol=0, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------
+# statistics: inputs, modes, devices
+# ----------------------------------------------------------------------------
+
+
+def within_band(observed, expected, z=4.0):
+    """Whether a Poisson-like count is within z standard deviations of its mean."""
+    return abs(observed - expected) <= z * np.sqrt(expected)
+
+
+@need_cpp
+def test_transmitted_inputs_match_n_rate_p_t(explicit_cpp, aggregate_cpp):
+    for result in (explicit_cpp["driven"], explicit_cpp["driven2"], aggregate_cpp["driven"]):
+        m = result.metrics
+        assert within_band(m["n_transmitted_ex"], m["expected_transmitted_ex"])
+        assert within_band(m["n_transmitted_in"], m["expected_transmitted_in"])
+    m = explicit_cpp["driven"].metrics
+    p = explicit_cpp["params"]
+    arrived = p.n_neurons * p.N_ex * float(p.rate) * float(p.duration)
+    assert within_band(m["n_arrived_ex"], arrived)
+    # transmission is Bernoulli(p) per arrived spike: binomial band
+    n, k = m["n_arrived_ex"], m["n_transmitted_ex"]
+    assert abs(k - p.p * n) <= 4 * np.sqrt(n * p.p * (1 - p.p))
+    # the recorded input trains are the arrived spikes of the recorded neurons
+    data = explicit_cpp["driven"].arrays
+    for k in range(2):
+        mine = (data["input_exc_i"] // p.N_ex) == k
+        assert mine.sum() == data["arrived_ex"][k]
+
+
+def same_distribution(a, b, alpha=1e-3):
+    """Two-sample KS and Mann-Whitney tests both keep the null at level alpha."""
+    return stats.ks_2samp(a, b).pvalue > alpha and stats.mannwhitneyu(a, b).pvalue > alpha
+
+
+@need_cpp
+def test_explicit_and_aggregate_give_the_same_output_rates(explicit_cpp, aggregate_cpp):
+    explicit = explicit_cpp["driven"].arrays["rate"]
+    aggregate = aggregate_cpp["driven"].arrays["rate"]
+    assert explicit.mean() > 5  # the inputs make the neurons fire (the initial spike alone is 3.3 Hz)
+    assert same_distribution(explicit, aggregate)
+    diff_se = np.sqrt(explicit.var(ddof=1) / explicit.size + aggregate.var(ddof=1) / aggregate.size)
+    assert abs(explicit.mean() - aggregate.mean()) < 4 * diff_se
+    # the comparison can tell a 30% stronger input apart
+    stronger = aggregate_cpp["stronger"].arrays["rate"]
+    assert not same_distribution(explicit, stronger)
+
+
+@need_cpp
+def test_seeds_differ_and_give_the_same_distribution(explicit_cpp):
+    a, b = explicit_cpp["driven"].arrays, explicit_cpp["driven2"].arrays
+    assert not np.array_equal(a["spike_t"], b["spike_t"])
+    assert same_distribution(a["rate"], b["rate"])
+
+
+@need_cpp
+def test_runtime_and_cpp_give_the_same_output_rates(explicit_cpp):
+    # Brian's runtime and cpp_standalone draw from different generators, so the
+    # same seed gives other spikes: the rates are compared as distributions.
+    p = params("n_neurons=100", "n_record=1", "input_mode=explicit")
+    with DeviceSession("runtime", seed=4, progress=False) as session:
+        result = hp.simulate(p, session)
+    assert within_band(result.metrics["n_transmitted_ex"], result.metrics["expected_transmitted_ex"])
+    assert same_distribution(result.arrays["rate"], explicit_cpp["driven"].arrays["rate"])
+
+
+def test_shared_inputs_are_the_same_trains_with_own_transmission_draws():
+    p = params("n_neurons=4", "shared_inputs=true", "duration=100*ms", "n_record=4")
+    with DeviceSession("runtime", seed=5, progress=False) as session:
+        result = hp.simulate(p, session)
+    data = result.arrays
+    assert np.all(data["arrived_ex"] == data["arrived_ex"][0]) and data["arrived_ex"][0] > 0
+    assert len(set(data["transmitted_ex"])) > 1
+    assert within_band(data["arrived_ex"][0], p.N_ex * float(p.rate) * float(p.duration))
+    assert data["input_exc_i"].max() < p.N_ex  # one set of trains
+
+
+def test_a_delta_jump_is_g_ex_whatever_the_time_step():
+    # one transmitted excitatory input far below threshold: v jumps by G_ex in one step
+    jumps = []
+    for dt in ("0.01*ms", "0.05*ms"):
+        p = params("N_ex=1", "N_in=0", "p=1", "rate=200*Hz", "I_app=0*uA/cm**2", "G_ex=2*mV",
+                   "duration=20*ms", f"dt={dt}", "n_record=1")
+        with DeviceSession("runtime", seed=6, progress=False) as session:
+            data = hp.simulate(p, session).arrays
+        dv = np.diff(data["v"][0]) * 1e3
+        jumps.append(dv[np.argmax(dv)])
+        assert data["transmitted_ex"][0] > 0
+    np.testing.assert_allclose(jumps, 2.0, atol=0.1)
+
+
+def test_recurrent_network_connects_with_p_connect():
+    p = params("n_neurons=100", "recurrent=true", "duration=5*ms", "N_ex=10", "N_in=2", "n_record=1")
+    with DeviceSession("runtime", progress=False) as session:
+        program = session.program(lambda: hp.build(p), p.duration, p.dt, key=hp.program_key(p))
+        program.run(hp.run_values(p))
+        n_exc, n_inh = len(program.network["rec_exc"]), len(program.network["rec_inh"])
+    n_syn = n_exc + n_inh
+    assert n_exc > 3 * n_inh  # 80% of the sources are excitatory
+    expected = p.p_connect * p.n_neurons**2
+    assert abs(n_syn - expected) <= 4 * np.sqrt(expected)
+
+
+# ----------------------------------------------------------------------------
+# the command line
+# ----------------------------------------------------------------------------
+
+
+def test_default_run_writes_metrics_and_figures(brianlab_cli, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = brianlab_cli("run", "hh-poisson", "--out", out, "--quiet")
+    assert code == 0, err
+    metrics = read_json(out / "metrics.json")
+    for key in ("n_spikes", "mean_rate", "build_wall_s", "run_wall_s"):
+        assert key in metrics
+    assert metrics["n_spikes"] == round(metrics["mean_rate"] * 0.3)
+    assert {p.name for p in (out / "figures").iterdir()} == {"voltage_inputs.png", "gating_currents.png"}
+    code, _, err = brianlab_cli("run", "hh-poisson", "--out", tmp_path / "pop", "--quiet", "--set", "n_neurons=20",
+                                "--set", "input_mode=aggregate", "--set", "duration=50*ms", "--set", "synapse=cond_exp")
+    assert code == 0, err
+    assert (tmp_path / "pop" / "figures" / "rate_histogram.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("G_ex=1*nA", "parameter 'G_ex' has the wrong unit"),
+        ("I_app=3*uA", "parameter 'I_app' has the wrong unit"),
+        ("p=1.5", "p and p_connect are probabilities"),
+        ("input_mode=counts", "parameter 'input_mode' must be one of explicit, aggregate"),
+    ],
+)
+def test_bad_parameters_are_one_line(brianlab_cli, tmp_path, assignment, message):
+    code, _, err = brianlab_cli("run", "hh-poisson", "--set", assignment, "--out", tmp_path / "x")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_shared_inputs_need_explicit_mode(brianlab_cli, tmp_path):
+    code, _, err = brianlab_cli("run", "hh-poisson", "--set", "shared_inputs=true", "--set", "input_mode=aggregate",
+                                "--out", tmp_path / "x")
+    assert code == 2 and "shared_inputs=true needs input_mode=explicit" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["explicit", "aggregate"])
+def test_cuda_project_compiles_without_a_gpu(brianlab_cli, tmp_path, mode):
+    status = devices.probe("cuda_standalone")
+    if not status.can_build:
+        pytest.skip(f"cuda_standalone cannot build here: {status.missing}")
+    out = tmp_path / "cuda"
+    code, _, err = brianlab_cli("run", "hh-poisson", "--device", "cuda_standalone", "--compile-only", "--out", out,
+                                "--quiet", "--set", f"input_mode={mode}", "--set", "n_neurons=10")
+    assert code == 0, err
+    assert read_json(out / "metrics.json")["compiled_only"] is True
+    project = out / "build" / "0-hh_poisson"
+    assert (project / "main").stat().st_size > 0 and "cuda" in (project / "makefile").read_text()
