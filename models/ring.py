@@ -546,7 +546,7 @@ def analyse(params, R, t_bound, t, R_t):
             "persistent": bool(persistent),
             "delay_bump_centre": c_end,
             "delay_bump_width": w_end,
-            "drift_per_s": drift,
+            "drift_per_second": drift,
         })
         if persistent:
             regime = "bump" if localized_end else "uniform"
@@ -575,9 +575,9 @@ def _state_text(metrics):
         return "diverged" + (f" at t = {when * 1e3:.1f} ms" if when is not None else "")
     regime = metrics.get("regime", "")
     if regime == "bump":
-        return "persistent bump after the cue"
+        return "persistent bump"
     if regime == "uniform":
-        return "activity everywhere after the cue"
+        return "persistent everywhere"
     if metrics.get("converged"):
         return "converged"
     return "back to rest after the cue" if regime == "stable" else f"not converged ({regime})"
@@ -598,8 +598,8 @@ def plot_profile(record, ax=None):
         ax.set_yscale("symlog", linthresh=1.0)
     ax.set_xlabel("position x")
     ax.set_ylabel("rate R, input (dimensionless)")
-    ax.set_title(f"ring ({params.geometry}, {params.transfer}"
-                 f"{f', r_max={params.r_max:g}' if params.r_max else ''}): {_state_text(record.metrics)}")
+    ax.set_title(f"{params.geometry}, {params.transfer}{f', r_max={params.r_max:g}' if params.r_max else ''}, "
+                 f"J_1={params.J_1:g}, J_0={params.J_0:g}: {_state_text(record.metrics)}", fontsize="medium")
     ax.legend(frameon=False, fontsize="small")
     return ax
 

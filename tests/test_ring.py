@@ -193,7 +193,7 @@ def test_a_cued_bump_persists_after_the_inputs_switch_off_and_follows_a_new_cue(
     assert not m["diverged"] and m["regime"] == "bump"
     # during the delay (inputs off) the bump keeps its peak, its place and its shape
     assert m["persistence"] > 0.95
-    assert abs(m["delay_bump_centre"] - 0.0) < 0.02 and m["drift_per_s"] < 0.01
+    assert abs(m["delay_bump_centre"] - 0.0) < 0.02 and m["drift_per_second"] < 0.01
     assert 0.3 < m["delay_bump_width"] < 2.0
     # the second cue moved it: after the cue ends again it sits near x = 1
     assert m["cue2_error"] < 0.1 and m["bump_localized"]
