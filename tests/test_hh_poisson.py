@@ -122,20 +122,23 @@ def test_spikes_without_inputs_match_scipy_for_several_currents(explicit_cpp, re
         ref = references[k % len(CURRENTS)]
         sim = spike_times_of(result, k)
         assert len(sim) == len(ref), f"I_app={CURRENTS[k % len(CURRENTS)]}: {len(sim)} spikes, SciPy {len(ref)}"
-        # a spike is stamped at the start of the step in which v crosses: 0 < t_ref - t <= dt
-        lag = ref - sim
-        assert np.all(lag > -0.05 * DT_MS) and np.all(lag < 1.05 * DT_MS), (CURRENTS[k % len(CURRENTS)], lag)
+        # a spike is stamped at the start of the step in which v crosses (the crossing lies
+        # within that step, mid-step on average); rk2 adds well under half a step of error
+        offset = ref - (sim + DT_MS / 2)
+        assert np.all(np.abs(offset) < DT_MS), (CURRENTS[k % len(CURRENTS)], offset / DT_MS)
 
 
-def test_runtime_matches_scipy_and_cpp_without_inputs(explicit_cpp, references):
-    silent = params("n_neurons=6", "p=0", "N_ex=2", "N_in=1", "n_record=0")
+@pytest.mark.parametrize("method, tolerance", [("rk2", 1.0), ("rk4", 0.55)])
+def test_runtime_matches_scipy_and_cpp_without_inputs(method, tolerance, explicit_cpp, references):
+    silent = params("n_neurons=6", "p=0", "N_ex=2", "N_in=1", "n_record=0", f"method={method}")
     with DeviceSession("runtime", progress=False) as session:
         result = hp.simulate(silent, session, I_app=cycled_currents(6))
     for k, ref in enumerate(references):
         sim = spike_times_of(result, k)
         assert len(sim) == len(ref)
-        assert np.all(np.abs(ref - sim - DT_MS / 2) <= 0.55 * DT_MS)
-        if devices.probe("cpp_standalone").can_run:  # the same arithmetic, the same grid
+        # rk4 is as close as the time grid allows: the crossing within the stamped step
+        assert np.all(np.abs(ref - sim - DT_MS / 2) < tolerance * DT_MS)
+        if method == "rk2" and devices.probe("cpp_standalone").can_run:  # the same arithmetic, the same grid
             np.testing.assert_allclose(sim, spike_times_of(explicit_cpp["no_input"], k), rtol=0, atol=1e-9)
 
 
@@ -284,14 +287,15 @@ def test_shared_inputs_need_explicit_mode(brianlab_cli, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["explicit", "aggregate"])
-def test_cuda_project_compiles_without_a_gpu(brianlab_cli, tmp_path, mode):
+def test_cuda_project_compiles_without_a_gpu(brianlab_cli, tmp_path):
+    # the GPU benchmark's case: per-step Poisson counts, conductances, the recurrent network
     status = devices.probe("cuda_standalone")
     if not status.can_build:
         pytest.skip(f"cuda_standalone cannot build here: {status.missing}")
     out = tmp_path / "cuda"
     code, _, err = brianlab_cli("run", "hh-poisson", "--device", "cuda_standalone", "--compile-only", "--out", out,
-                                "--quiet", "--set", f"input_mode={mode}", "--set", "n_neurons=10")
+                                "--quiet", "--set", "input_mode=aggregate", "--set", "synapse=cond_exp",
+                                "--set", "recurrent=true", "--set", "n_neurons=50")
     assert code == 0, err
     assert read_json(out / "metrics.json")["compiled_only"] is True
     project = out / "build" / "0-hh_poisson"
