@@ -35,10 +35,11 @@ group of ``2K + 1`` units: ``c_m = sum_j basis_m(theta_j) s_j`` (synapses
 ``syn_exc_modes``), then ``s_rec_i = sum_m a_m basis_m(theta_i) c_m``
 (``syn_modes_exc``). That is ``2 (2K+1) n_exc`` synapses instead of
 ``n_exc^2``. With all ``n_exc/2`` modes it is the exact circular convolution
-neurodynex3 computes; keeping ``K = n_modes`` (default 16) leaves out Fourier
-coefficients of a Gaussian of width ``sigma_weight``, which fall as
-``exp(-k^2 sigma^2 / 2)``: for 20 degrees the largest kernel error is about
-1e-7 of ``J_pos`` (metric ``kernel_truncation_error``). The unstructured E->I
+neurodynex3 computes (up to its Nyquist term); keeping ``K = n_modes`` (default
+12) leaves out Fourier coefficients of a Gaussian of width ``sigma_weight``,
+which fall as ``exp(-k^2 sigma^2 / 2)``: for 20 degrees the largest kernel
+error is 5e-6 of ``J_pos`` (1e-4 for K = 10, 3e-9 for K = 16; metric
+``kernel_truncation_error``). The unstructured E->I
 NMDA input is the mode ``k = 0`` (``c_0 = sum_j s_j``), so it costs ``n_inh``
 synapses instead of ``n_exc n_inh``. Both summed layers run before the
 neurons are integrated within the same time step (their ``order``), so the
@@ -146,7 +147,7 @@ class RingSpikingParams:
     decode_window: Quantity = 200 * ms  # spikes this long before the end (and after the cue) are decoded
     J_pos: float = 1.6  # E->E kernel peak (same angle), relative to its mean of 1
     sigma_weight: float = 20.0  # E->E kernel width (degrees)
-    n_modes: int = 16  # Fourier modes of the E->E kernel kept (K; 2K+1 mode units)
+    n_modes: int = 12  # Fourier modes of the E->E kernel kept (K: 2K+1 mode units; truncation in kernel_truncation_error)
     G_ee: Quantity = 0.381 * nS  # E->E NMDA conductance at 2048 E (scaled by 2048/n_exc)
     G_ei: Quantity = 0.292 * nS  # E->I NMDA conductance at 2048 E (scaled by 2048/n_exc)
     G_ie: Quantity = 1.336 * nS  # I->E GABA conductance at 512 I (scaled by 512/n_inh)
