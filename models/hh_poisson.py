@@ -508,8 +508,11 @@ def plot_rate_histogram(record, ax=None):
     """Histogram of the output rates of the population."""
     ax = plotting.new_axes(ax)
     rates = record.arrays["rate"]
-    bins = min(40, max(5, len(rates) // 10))
-    ax.hist(rates, bins=bins, color="C0")
+    duration = float(record.params.duration)
+    counts = np.rint(rates * duration).astype(int)
+    step = max(1, int(np.ceil((counts.max() - counts.min() + 1) / 40)))  # whole spike counts per bin
+    edges = (np.arange(counts.min(), counts.max() + step + 1, step) - 0.5) / duration
+    ax.hist(rates, bins=edges, color="C0")
     ax.axvline(rates.mean(), color="k", lw=1, label=f"mean {rates.mean():.2f} Hz")
     ax.set_xlabel("output rate (Hz)")
     ax.set_ylabel("neurons")
