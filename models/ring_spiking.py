@@ -30,10 +30,13 @@ invariant on the ring, so its discrete Fourier series
     W(theta_i - theta_j) = a_0 + sum_{k=1..K} a_k [cos(k theta_i) cos(k theta_j)
                                                  + sin(k theta_i) sin(k theta_j)]
 
-turns the sum into two layers of summed variables through a small ``modes``
-group of ``2K + 1`` units: ``c_m = sum_j basis_m(theta_j) s_j`` (synapses
-``syn_exc_modes``), then ``s_rec_i = sum_m a_m basis_m(theta_i) c_m``
-(``syn_modes_exc``). That is ``2 (2K+1) n_exc`` synapses instead of
+turns the sum into two layers through a small ``modes`` group of ``2K + 1``
+units: the projections ``c_m = sum_j basis_m(theta_j) s_j`` are summed variables
+(synapses ``syn_exc_modes``, ``basis`` = 1, ``cos(k theta)``, ``sin(k theta)``),
+and every cell reads them back as linked variables (``C0``, ``C1``, ``S1``,
+...) and computes ``s_rec_i = a_0 C_0 + sum_k a_k [cos(k theta_i) C_k +
+sin(k theta_i) S_k]`` once per step (``exc_recurrent``, a run_regularly
+operation). That is ``2 (2K+1) n_exc`` products per step instead of
 ``n_exc^2``. With all ``n_exc/2`` modes it is the exact circular convolution
 neurodynex3 computes (up to its Nyquist term); keeping ``K = n_modes`` (default
 12) leaves out Fourier coefficients of a Gaussian of width ``sigma_weight``,
@@ -41,10 +44,16 @@ which fall as ``exp(-k^2 sigma^2 / 2)``: for 20 degrees the largest kernel
 error is 5e-6 of ``J_pos`` (1e-4 for K = 10, 3e-9 for K = 16; metric
 ``kernel_truncation_error``). The unstructured E->I
 NMDA input is the mode ``k = 0`` (``c_0 = sum_j s_j``), so it costs ``n_inh``
-synapses instead of ``n_exc n_inh``. Both summed layers run before the
-neurons are integrated within the same time step (their ``order``), so the
-input at step ``n`` is computed from the gating variables at step ``n``
-exactly as in neurodynex3.
+synapses instead of ``n_exc n_inh``. Both layers run before the neurons are
+integrated within the same time step (their ``order``), so the input at step
+``n`` is computed from the gating variables at step ``n``, as in neurodynex3.
+
+GABA is all to all without delays, so every cell gets the same +1 per
+interneuron spike: the spikes of a step are counted once in a one-unit pool
+(``gaba_pool``) and added to every cell right after the synapses slot, the
+interneuron's own spike taken back at its reset (no autapses). These are the
+sums of neurodynex3's ``n_inh (n_exc + n_inh)`` on_pre synapses without their
+memory; a 512 + 128 ring gives the same spikes both ways.
 
 Conductances are given at the published size (2048 E, 512 I) and scaled by
 ``2048/n_exc`` (from E) and ``512/n_inh`` (from I) for smaller networks, as
@@ -76,9 +85,10 @@ dv/dt = (- g_L_e * (v - E_L) - G_ext_e * s_ampa * (v - E_ampa) - G_ie * s_gaba *
          - G_ee * s_rec * (v - E_nmda) * {NMDA_BLOCK} + I_cue * cue_on(t)) / C_e : volt (unless refractory)
 ds_ampa/dt = -s_ampa / tau_ampa : 1  # external AMPA gating (Poisson drive)
 ds_gaba/dt = -s_gaba / tau_gaba : 1  # GABA gating, summed over the interneurons
+n_inh_spikes : 1 (linked)  # interneuron spikes in this time step (the GABA pool)
 ds_nmda/dt = -s_nmda / tau_nmda_s + alpha_nmda * x * (1 - s_nmda) : 1  # NMDA gating this cell sends
 dx/dt = -x / tau_nmda_x : 1  # NMDA rise variable
-s_rec : 1  # structured NMDA input sum_j W(theta - theta_j) s_nmda_j (summed from the modes)
+s_rec : 1  # structured NMDA input sum_j W(theta - theta_j) s_nmda_j (computed from the modes)
 theta : 1 (constant)  # preferred angle (radian)
 I_cue : amp (constant)  # cue current into this cell while the cue is on
 G_ee : siemens (constant, shared)  # E->E NMDA conductance (already scaled by 2048/n_exc)
@@ -91,6 +101,7 @@ dv/dt = (- g_L_i * (v - E_L) - G_ext_i * s_ampa * (v - E_ampa) - G_ii * s_gaba *
          - G_ei * s_nmda_sum * (v - E_nmda) * {NMDA_BLOCK}) / C_i : volt (unless refractory)
 ds_ampa/dt = -s_ampa / tau_ampa : 1  # external AMPA gating (Poisson drive)
 ds_gaba/dt = -s_gaba / tau_gaba : 1  # GABA gating, summed over the other interneurons
+n_inh_spikes : 1 (linked)  # interneuron spikes in this time step (the GABA pool)
 s_nmda_sum : 1  # unstructured NMDA input sum_j s_nmda_j (mode k = 0)
 G_ei : siemens (constant, shared)  # E->I NMDA conductance (scaled by 2048/n_exc)
 G_ii : siemens (constant, shared)  # I->I GABA conductance (scaled by 512/n_inh)
@@ -98,11 +109,10 @@ G_ext_i : siemens (constant, shared)  # external AMPA conductance
 """
 
 EXC_RESET = "v = v_reset; x += 1"
-INH_RESET = "v = v_reset"
+INH_RESET = "v = v_reset; s_gaba -= 1"  # the pool counted this cell's own spike: no autapse
 
 MODES_EQS = """
 c : 1  # projection of the NMDA gating onto this Fourier basis function
-a : 1 (constant)  # Fourier coefficient of the E->E kernel for this unit
 k : 1 (constant)  # wave number
 phase : 1 (constant)  # 0 for a cosine unit, pi/2 for a sine unit
 """
@@ -112,16 +122,41 @@ SYN_EXC_MODES_EQS = """
 basis : 1 (constant)  # cos(k_m theta_j - phase_m)
 c_post = basis * s_nmda_pre : 1 (summed)
 """
-#: modes -> E: s_rec_i = sum_m a_m basis_m(theta_i) c_m.
-SYN_MODES_EXC_EQS = """
-basis : 1 (constant)  # cos(k_m theta_i - phase_m)
-s_rec_post = a_pre * basis * c_pre : 1 (summed)
+#: modes -> E, per cell and wave number k = 1..K (filled in by :func:`recurrent_equations`):
+#: the cell's basis functions, the kernel coefficient, and the projections read from the modes.
+EXC_MODE_K_EQS = """
+cos{k} : 1 (constant)  # cos(k theta) of this cell
+sin{k} : 1 (constant)  # sin(k theta) of this cell
+a{k} : 1 (constant, shared)  # kernel coefficient of wave number k
+C{k} : 1 (linked)  # sum_j cos(k theta_j) s_nmda_j (mode unit 2k-1)
+S{k} : 1 (linked)  # sum_j sin(k theta_j) s_nmda_j (mode unit 2k)
 """
+EXC_MODE_0_EQS = """
+a0 : 1 (constant, shared)  # kernel coefficient of k = 0 (its mean)
+C0 : 1 (linked)  # sum_j s_nmda_j (mode unit 0)
+"""
+#: s_rec_i = a_0 C_0 + sum_k a_k [cos(k theta_i) C_k + sin(k theta_i) S_k], once per step.
+RECURRENT_SUM = "s_rec = a0 * C0{terms}"
+RECURRENT_TERM = " + a{k} * (cos{k} * C{k} + sin{k} * S{k})"
+
+
+def recurrent_equations(n_modes):
+    """The excitatory cells' mode variables and the code that sums the recurrent input, for K = ``n_modes``."""
+    ks = range(1, n_modes + 1)
+    return (EXC_MODE_0_EQS + "".join(EXC_MODE_K_EQS.format(k=k) for k in ks),
+            RECURRENT_SUM.format(terms="".join(RECURRENT_TERM.format(k=k) for k in ks)))
+
 #: mode 0 -> I: the unstructured E->I NMDA input.
 SYN_MODES_INH_EQS = "s_nmda_sum_post = c_pre : 1 (summed)"
 BASIS = "cos(k_{m} * theta_{n} - phase_{m})"
 
-SYN_GABA_ON_PRE = "s_gaba_post += 1"
+#: GABA, all to all without delays: every cell gets +1 per interneuron spike, so the
+#: spikes are counted once in a one-unit pool and added to every cell in one pass
+#: (the same sums as n_inh * (n_exc + n_inh) synapses, without their memory).
+GABA_POOL_EQS = "n_spikes : 1  # interneuron spikes in this time step"
+SYN_INH_POOL_ON_PRE = "n_spikes_post += 1"
+GABA_RECEIVE = "s_gaba += n_inh_spikes"
+GABA_POOL_CLEAR = "n_spikes = 0"
 
 #: Time step of the cue schedule (TimedArray).
 CUE_DT = 1 * ms
@@ -309,7 +344,9 @@ def scaled_conductances(params):
 
 def run_values(params):
     """The run_args values that carry the :data:`SWEEPABLE` parameters."""
-    return {**scaled_conductances(params), "exc.I_cue": cue_currents(params), "modes.a": mode_table(params)[2]}
+    k, _, a = mode_table(params)
+    coefficients = {f"exc.a{int(wave)}": value for wave, value in zip(k, a)}  # cos and sin units share a_k
+    return {**scaled_conductances(params), "exc.I_cue": cue_currents(params), **coefficients}
 
 
 def build(params):
@@ -326,8 +363,9 @@ def build(params):
         "tau_ampa": params.tau_ampa, "tau_gaba": params.tau_gaba,
         "v_thresh": params.v_thresh, "v_reset": params.v_reset,
     }
+    mode_eqs, recurrent_sum = recurrent_equations(params.n_modes)
     exc = b2.NeuronGroup(
-        params.n_exc, EXC_EQS, threshold="v > v_thresh", reset=EXC_RESET, refractory=params.t_ref_e,
+        params.n_exc, EXC_EQS + mode_eqs, threshold="v > v_thresh", reset=EXC_RESET, refractory=params.t_ref_e,
         method="rk2", name="exc",
         namespace={**common, "g_L_e": params.g_L_e, "C_e": params.C_e, "cue_on": cue_on,
                    "tau_nmda_s": params.tau_nmda_s, "tau_nmda_x": params.tau_nmda_x, "alpha_nmda": params.alpha_nmda},
@@ -337,11 +375,20 @@ def build(params):
         method="rk2", name="inh", namespace={**common, "g_L_i": params.g_L_i, "C_i": params.C_i},
     )
     # The summed updaters of a group run at its order - 1 in the "groups" slot:
-    # E -> modes at -3, then modes -> E and -> I at -1, then the neurons at 0.
+    # E -> modes at -3, then modes -> I (summed) and -> E (exc_recurrent) at -1, then the cells at 0.
     modes = b2.NeuronGroup(2 * params.n_modes + 1, MODES_EQS, name="modes", order=-2)
-    k, phase, a = mode_table(params)
-    modes.k, modes.phase, modes.a = k, phase, a
-    exc.theta = preferred_angles(params.n_exc)
+    k, phase, _ = mode_table(params)
+    modes.k, modes.phase = k, phase
+    theta = preferred_angles(params.n_exc)
+    exc.theta = theta
+    exc.C0 = b2.linked_var(modes, "c", index=np.zeros(params.n_exc, dtype=int))
+    for wave in range(1, params.n_modes + 1):
+        setattr(exc, f"cos{wave}", np.cos(wave * theta))
+        setattr(exc, f"sin{wave}", np.sin(wave * theta))
+        setattr(exc, f"C{wave}", b2.linked_var(modes, "c", index=np.full(params.n_exc, 2 * wave - 1)))
+        setattr(exc, f"S{wave}", b2.linked_var(modes, "c", index=np.full(params.n_exc, 2 * wave)))
+    # after the modes' summed variables (order -3), before the cells are integrated (order 0)
+    exc.run_regularly(recurrent_sum, when="groups", order=-1, name="exc_recurrent")
     for group in (exc, inh):
         group.v = "v_reset + rand() * (v_thresh - v_reset)"  # as neurodynex3: uniform in [v_reset, v_thresh)
     for key, value in run_values(params).items():
@@ -351,22 +398,24 @@ def build(params):
     syn_exc_modes = b2.Synapses(exc, modes, SYN_EXC_MODES_EQS, name="syn_exc_modes")
     syn_exc_modes.connect()
     syn_exc_modes.basis = BASIS.format(m="post", n="pre")
-    syn_modes_exc = b2.Synapses(modes, exc, SYN_MODES_EXC_EQS, name="syn_modes_exc")
-    syn_modes_exc.connect()
-    syn_modes_exc.basis = BASIS.format(m="pre", n="post")
     syn_modes_inh = b2.Synapses(modes, inh, SYN_MODES_INH_EQS, name="syn_modes_inh")
     syn_modes_inh.connect(i=0, j=np.arange(params.n_inh))
-    syn_inh_exc = b2.Synapses(inh, exc, on_pre=SYN_GABA_ON_PRE, name="syn_inh_exc")
-    syn_inh_exc.connect()
-    syn_inh_inh = b2.Synapses(inh, inh, on_pre=SYN_GABA_ON_PRE, name="syn_inh_inh")
-    syn_inh_inh.connect(condition="i != j")
+    # GABA: spikes counted in the synapses slot, added to every cell right after (as
+    # on_pre synapses would add them), the cell's own spike taken back at its reset
+    gaba_pool = b2.NeuronGroup(1, GABA_POOL_EQS, name="gaba_pool")
+    syn_inh_pool = b2.Synapses(inh, gaba_pool, on_pre=SYN_INH_POOL_ON_PRE, name="syn_inh_pool")
+    syn_inh_pool.connect(i=np.arange(params.n_inh), j=np.zeros(params.n_inh, dtype=int))
+    for group in (exc, inh):  # run_regularly operations run with their group
+        group.n_inh_spikes = b2.linked_var(gaba_pool, "n_spikes", index=np.zeros(len(group), dtype=int))
+        group.run_regularly(GABA_RECEIVE, when="synapses", order=1, name=f"{group.name}_gaba")
+    gaba_pool.run_regularly(GABA_POOL_CLEAR, when="end", name="gaba_pool_clear")
     # PoissonInput takes no name (Brian 2.8): it is named poissoninput, poissoninput_1
     ext_exc = b2.PoissonInput(exc, "s_ampa", params.n_ext, params.rate_ext, 1.0)
     ext_inh = b2.PoissonInput(inh, "s_ampa", params.n_ext, params.rate_ext, 1.0)
     spikes_exc = b2.SpikeMonitor(exc, name="spikes_exc")
     spikes_inh = b2.SpikeMonitor(inh, name="spikes_inh")
     network = b2.Network(
-        exc, inh, modes, syn_exc_modes, syn_modes_exc, syn_modes_inh, syn_inh_exc, syn_inh_inh,
+        exc, inh, modes, syn_exc_modes, syn_modes_inh, gaba_pool, syn_inh_pool,
         ext_exc, ext_inh, spikes_exc, spikes_inh, name="ring_spiking",
     )
     return network, RingSpikingMonitors(spikes_exc, spikes_inh)
