@@ -22,7 +22,9 @@ from 100 to 350 ms, then a delay to 1 s; dt 0.1 ms for every implementation):
   isn't either.
 
 Each implementation's wall time per simulated second is the best of
-``--repeats`` runs. Prints a table with ratios and the decoded angle of every
+``--repeats`` runs (after an untimed one), and, less sensitive to other jobs
+on a shared machine, its CPU time (user + system) for the standalone binary
+and for neurodynex3's ``b2.run``. Prints a table with ratios and the decoded angle of every
 run (the implementations must agree on the physics too), and writes JSON to
 ``results/bench/ring.json`` (``--out``). Target: cpp_standalone at least 10x
 faster than neurodynex3.
@@ -33,7 +35,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -64,12 +68,13 @@ from neurodynex3.working_memory_network import wm_model
 cfg = json.loads(sys.argv[1])
 b2.prefs.codegen.target = cfg["codegen"]
 
-run_wall = []
+run_wall, run_cpu = [], []
 _run = b2.run
 def timed_run(duration, level=0, **kwargs):  # wm_model calls b2.run(sim_time) once the network is built
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     _run(duration, level=level + 1, **kwargs)  # Brian collects the objects of the caller's frame
     run_wall.append(time.perf_counter() - start)
+    run_cpu.append(time.process_time() - cpu)
 b2.run = timed_run
 
 def call(sim_ms):
@@ -81,14 +86,15 @@ def call(sim_ms):
         stimulus_center_deg=cfg["cue_angle"], stimulus_width_deg=cfg["cue_width"],
         stimulus_strength=cfg["cue_na"] * b2.namp, t_stimulus_start=cfg["cue_start_ms"] * b2.ms,
         t_stimulus_duration=cfg["cue_ms"] * b2.ms, monitored_subset_size=cfg["n_exc"], sim_time=sim_ms * b2.ms)
-    return time.perf_counter() - start, run_wall[-1], out
+    return time.perf_counter() - start, run_wall[-1], run_cpu[-1], out
 
 call(10.0)  # warm-up: compiles the Cython code objects (cached on disk)
-total, full = [], []
+total, full, cpus = [], [], []
 for _ in range(cfg["repeats"]):
-    wall, run, out = call(cfg["sim_ms"])
+    wall, run, cpu, out = call(cfg["sim_ms"])
     total.append(wall)
     full.append(run)
+    cpus.append(cpu)
 spikes, idx = out[1], np.asarray(out[3])
 i, t = np.asarray(spikes.i), np.asarray(spikes.t / b2.second)
 window = cfg["window_ms"] / 1000
@@ -96,7 +102,7 @@ late = t >= cfg["sim_ms"] / 1000 - window
 theta = 2 * np.pi * idx / cfg["n_exc"]  # neurodynex3's cell k prefers 360 k / N degrees
 vector = np.sum(np.exp(1j * theta[i[late]]))
 print(json.dumps({
-    "total_wall_s": total, "run_wall_s": full, "brian2": b2.__version__, "codegen": b2.prefs.codegen.target,
+    "total_wall_s": total, "run_wall_s": full, "run_cpu_s": cpus, "brian2": b2.__version__, "codegen": b2.prefs.codegen.target,
     "decoded_angle_deg": float(np.degrees(np.angle(vector)) % 360), "bump_amplitude": float(abs(vector) / max(late.sum(), 1)),
     "rate_exc_hz": float(len(i) / len(idx) / (cfg["sim_ms"] / 1000)),
     "rate_inh_hz": float(np.mean(np.asarray(out[4].rate / b2.Hz))),
@@ -104,18 +110,26 @@ print(json.dumps({
 """
 
 
+def children_cpu_s():
+    """CPU seconds (user + system) used so far by finished child processes (the standalone binary)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def brianlab_row(params, device, threads=0, repeats=2, warmup=None):
-    """Wall seconds of brianlab's run on ``device`` (best of ``repeats``), with the run's metrics."""
+    """Wall (and, standalone, CPU) seconds of brianlab's run on ``device``, best of ``repeats``."""
     options = DeviceOptions(threads=threads)
     with tempfile.TemporaryDirectory() as root, DeviceSession(device, options, build_root=root, seed=0,
                                                               progress=False) as session:
-        if warmup is not None:  # runtime: Cython compiles its code objects on the first run
-            ring_spiking.simulate(warmup, session)
-        walls, result = [], None
+        # not timed: runtime's Cython compiles its code objects on the first run, standalone compiles
+        ring_spiking.simulate(warmup if warmup is not None else params, session)
+        walls, cpus, result = [], [], None
         for repeat in range(repeats):
             program_runs = [p.run_s for p in session.programs]
             session.seed = repeat
+            cpu = children_cpu_s()
             result = ring_spiking.simulate(params, session)
+            cpus.append(children_cpu_s() - cpu)
             program = session.programs[-1]
             before = program_runs[-1] if len(program_runs) == len(session.programs) else 0.0
             walls.append(program.run_s - before)
@@ -126,6 +140,8 @@ def brianlab_row(params, device, threads=0, repeats=2, warmup=None):
         "implementation": f"brianlab {label}", "device": device, "threads": threads, "run_wall_s": walls,
         "build_wall_s": build_s if device != "runtime" else None,
         "s_per_sim_s": min(walls) / float(params.duration),
+        "run_cpu_s": cpus if device != "runtime" else None,
+        "cpu_s_per_sim_s": min(cpus) / float(params.duration) if device != "runtime" else None,
         "decoded_angle_deg": m["decoded_angle_deg"], "bump_amplitude": m["bump_amplitude"],
         "rate_exc_hz": m["rate_exc_hz"], "rate_inh_hz": m["rate_inh_hz"],
     }
@@ -171,19 +187,24 @@ def ndx_row(params, venv, repeats=2):
                                if line.startswith("Version")), "?")
     per_s = min(out["run_wall_s"]) / float(params.duration)
     return {"implementation": f"neurodynex3 {out['neurodynex3']} (brian2 {out['brian2']}, {out['codegen']})",
-            "run_wall_s": out["run_wall_s"], "total_wall_s": out["total_wall_s"], "s_per_sim_s": per_s, **{
+            "run_wall_s": out["run_wall_s"], "total_wall_s": out["total_wall_s"], "s_per_sim_s": per_s,
+            "run_cpu_s": out["run_cpu_s"], "cpu_s_per_sim_s": min(out["run_cpu_s"]) / float(params.duration), **{
                 k: out[k] for k in ("decoded_angle_deg", "bump_amplitude", "rate_exc_hz", "rate_inh_hz")}}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a small, short network: checks the script only")
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs per implementation (best is reported)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per implementation (best is reported)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--skip", action="append", default=[], choices=("runtime", "cpp", "neurodynex3"))
     parser.add_argument("--ndx-venv", type=Path, default=Path("results/bench/ndx-venv"))
     parser.add_argument("--out", type=Path, default=Path("results/bench/ring.json"))
+    parser.add_argument("--omp-wait-policy", default="PASSIVE", choices=("PASSIVE", "ACTIVE"),
+                        help="OMP_WAIT_POLICY of the OpenMP binary: idle threads sleep (PASSIVE, the default: on "
+                             "cores shared with other jobs, spinning threads steal them) or spin (ACTIVE)")
     args = parser.parse_args(argv)
+    os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy  # the standalone binary inherits the environment
     params = apply_assignments(ring_spiking.RingSpikingParams, [*(QUICK if args.quick else FULL), *args.set])
     warmup = dataclasses.replace(params, delay=params.decode_window)
     rows = []
@@ -192,13 +213,14 @@ def main(argv=None):
             rows.append(brianlab_row(params, "cpp_standalone", threads, args.repeats))
             print(rows[-1], flush=True)
     if "runtime" not in args.skip:
-        rows.append(brianlab_row(params, "runtime", repeats=1 if not args.quick else args.repeats, warmup=warmup))
+        rows.append(brianlab_row(params, "runtime", repeats=args.repeats, warmup=warmup))
         print(rows[-1], flush=True)
     if "neurodynex3" not in args.skip:
         rows.append(ndx_row(params, args.ndx_venv.resolve(), args.repeats))
         print(rows[-1], flush=True)
     summary = print_table(params, rows)
     out = {"settings": [*(QUICK if args.quick else FULL), *args.set], "n_exc": params.n_exc, "n_inh": params.n_inh,
+           "omp_wait_policy": args.omp_wait_policy,
            "sim_s": float(params.duration), "dt_s": float(params.dt), "machine": platform.platform(),
            "rows": rows, **summary}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -210,17 +232,23 @@ def print_table(params, rows):
     """Print wall time per simulated second and ratios; return the ratios against neurodynex3."""
     print(f"\nring-spiking, {params.n_exc} E + {params.n_inh} I, {float(params.duration):g} s of network time, "
           f"dt {float(params.dt) * 1e3:g} ms")
-    print(f"{'implementation':<52} {'s / sim s':>9} {'vs ndx':>7} {'build s':>8} {'angle':>6} {'E Hz':>5} {'I Hz':>5}")
+    print(f"{'implementation':<44} {'wall s/sim s':>12} {'vs ndx':>7} {'CPU s/sim s':>11} {'vs ndx':>7} "
+          f"{'build s':>8} {'angle':>6} {'E Hz':>5} {'I Hz':>5}")
     ndx = next((r for r in rows if r["implementation"].startswith("neurodynex3") and "error" not in r), None)
-    ratios = {}
+    ratios, cpu_ratios = {}, {}
     for r in rows:
         if "error" in r:
-            print(f"{r['implementation']:<52} not run: {r['error']}")
+            print(f"{r['implementation']:<44} not run: {r['error']}")
             continue
         ratio = ndx["s_per_sim_s"] / r["s_per_sim_s"] if ndx else float("nan")
         ratios[r["implementation"]] = ratio
+        cpu, cpu_ratio = f"{'-':>11}", f"{'':>7}"
+        if r.get("cpu_s_per_sim_s") and ndx:
+            cpu_ratios[r["implementation"]] = ndx["cpu_s_per_sim_s"] / r["cpu_s_per_sim_s"]
+            cpu = f"{r['cpu_s_per_sim_s']:11.2f}"
+            cpu_ratio = f"{cpu_ratios[r['implementation']]:6.1f}x"
         build = f"{r['build_wall_s']:8.1f}" if r.get("build_wall_s") else f"{'':>8}"
-        print(f"{r['implementation']:<52} {r['s_per_sim_s']:9.2f} {ratio:6.1f}x {build} "
+        print(f"{r['implementation']:<44} {r['s_per_sim_s']:12.2f} {ratio:6.1f}x {cpu} {cpu_ratio} {build} "
               f"{r['decoded_angle_deg']:6.1f} {r['rate_exc_hz']:5.1f} {r['rate_inh_hz']:5.1f}")
     cpp = [r for r in rows if r.get("device") == "cpp_standalone"]
     met = None
@@ -228,9 +256,10 @@ def print_table(params, rows):
         best = max(ratios[r["implementation"]] for r in cpp)
         one = ratios[cpp[0]["implementation"]]
         met = one >= TARGET
-        print(f"cpp_standalone (1 thread) vs neurodynex3: {one:.1f}x (2 threads: {best:.1f}x); "
-              f"target >= {TARGET:g}x: {'met' if met else 'NOT met'}")
-    return {"speedup_vs_neurodynex3": ratios, "target_met": met}
+        print(f"cpp_standalone (1 thread) vs neurodynex3, wall: {one:.1f}x (best of 1 and 2 threads: {best:.1f}x), "
+              f"CPU: {cpu_ratios.get(cpp[0]['implementation'], float('nan')):.1f}x; "
+              f"target >= {TARGET:g}x (wall): {'met' if met else 'NOT met'}")
+    return {"speedup_vs_neurodynex3": ratios, "cpu_speedup_vs_neurodynex3": cpu_ratios, "target_met": met}
 
 
 if __name__ == "__main__":
