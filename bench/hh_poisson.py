@@ -359,6 +359,8 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path("results/bench/hh_poisson.json"))
     parser.add_argument("--figure", type=Path, default=Path("docs/hh_scaling.png"))
     parser.add_argument("--build-root", type=Path, default=Path("results/bench/hh_poisson_build"))
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="an earlier JSON of this bench: its rows of the ways not in --only join the table")
     parser.add_argument("--omp-wait-policy", default="PASSIVE",
                         help="OMP_WAIT_POLICY for brianlab's and NEST's threads (default PASSIVE: on shared cores a "
                         "spinning thread waits for one that is not running; '' leaves the environment alone)")
@@ -389,6 +391,13 @@ def main(argv=None):
             rows += bench_brianlab("runtime", 0, mode, cells, args.budget, args.build_root / "runtime", log)
     if "naive" in only:
         rows += bench_naive(cells, args.budget, log)
+    kept = []
+    if args.keep:
+        ways = {"runtime": "brianlab runtime", "cpp": "brianlab cpp_standalone", "nest": "NEST hh_psc_alpha",
+                "naive": "naive NumPy loop"}
+        skipped = {ways[k] for k in ways if k not in only}
+        kept = [dict(r, kept_from=str(args.keep)) for r in json.loads(args.keep.read_text())["rows"] if r["way"] in skipped]
+        rows += kept
     text = table(rows)
     print(text)
     goals = targets(rows)
@@ -397,7 +406,7 @@ def main(argv=None):
     args.out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "load_avg": os.getloadavg(),
                "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "")}
-    args.out.write_text(json.dumps({"rows": rows, "targets": goals, "machine": machine,
+    args.out.write_text(json.dumps({"rows": rows, "targets": goals, "machine": machine, "n_kept": len(kept),
                                     "bench_wall_s": time.perf_counter() - started}, indent=2))
     print(f"json: {args.out}")
     if rows:

@@ -95,6 +95,39 @@ I_app : amp/meter**2 (constant)  # applied current
 above : boolean  # v was above v_spike after the previous step's integration
 """
 
+#: cpp_standalone: the rate functions call ``simd_exprel``, whose support code lets GCC
+#: vectorise the state update with glibc's vector exp/expm1 (libmvec). glibc declares
+#: those only under -ffinite-math-only, which Brian's flags turn off; the declarations
+#: are made at file scope (outside the anonymous namespace Brian wraps support code in).
+#: About 3x faster state updates on AVX-512; elsewhere it is the plain scalar code.
+SIMD_EXPREL_CPP = """
+}  // file scope for the declarations
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+extern "C" {
+double exp(double) throw() __attribute__((__simd__("notinbranch")));
+double expm1(double) throw() __attribute__((__simd__("notinbranch")));
+}
+#endif
+namespace {
+static inline double simd_exprel(double x)
+{
+    if (fabs(x) < 1e-16)
+        return 1.0;
+    if (x > 717)
+        return INFINITY;
+    return expm1(x)/x;
+}
+"""
+
+
+def _simd_exprel():
+    """Brian's ``exprel`` with the vectorising C++ support code above."""
+    exprel = b2.DEFAULT_FUNCTIONS["exprel"]
+    function = b2.Function(exprel.pyfunc, arg_units=[1], return_unit=1)
+    function.implementations.add_implementation("cpp", code=SIMD_EXPREL_CPP, name="simd_exprel")
+    return function
+
+
 #: Delta synapses act on v directly; no synaptic current.
 DELTA_EQS = """
 I_syn = 0*amp/meter**2 : amp/meter**2  # (delta synapses jump v instead)
@@ -272,14 +305,22 @@ def namespace(params):
     }
 
 
-def neuron_equations(params):
-    """The neuron equations for ``params.synapse`` and ``params.recurrent``."""
-    eqs = HH_EQS + (COND_EQS if params.conductances else DELTA_EQS) + INPUT_EQS
+def neuron_equations(params, simd=False):
+    """The neuron equations for ``params.synapse`` and ``params.recurrent`` (``simd``: see :func:`build`)."""
+    eqs = (HH_EQS.replace("exprel(", "simd_exprel(") if simd else HH_EQS)
+    eqs += (COND_EQS if params.conductances else DELTA_EQS) + INPUT_EQS
     return b2.Equations(eqs + (AGGREGATE_EQS if params.input_mode == "aggregate" else ""))
 
 
-def build(params):
+def build(params, simd=False):
     """Build the ``hh-poisson`` network (on the default clock; see :class:`~brianlab.simulation.Program`).
+
+    Parameters
+    ----------
+    params : HHPoissonParams
+    simd : bool
+        Use ``simd_exprel`` (:data:`SIMD_EXPREL_CPP`) so that GCC vectorises the
+        state update; only for ``cpp_standalone`` (it has no Cython or CUDA code).
 
     Returns
     -------
@@ -287,9 +328,11 @@ def build(params):
     monitors : HHPoissonMonitors
     """
     ns = namespace(params)
+    if simd:
+        ns["simd_exprel"] = _simd_exprel()
     neurons = b2.NeuronGroup(
         params.n_neurons,
-        neuron_equations(params),
+        neuron_equations(params, simd),
         threshold=THRESHOLD,
         reset="",  # the spike leaves v alone: HH makes its own
         method=params.method,
@@ -307,12 +350,12 @@ def build(params):
     syn = "cond_exp" if params.synapse == "cond_exp" else "delta"
     input_monitors = [None, None]
     record = recorded_indices(params)
-    for k, (kind, n_per, on_pre, aggregate) in enumerate(
-        (("exc", params.N_ex, ON_PRE_EXC, AGGREGATE_EXC), ("inh", params.N_in, ON_PRE_INH, AGGREGATE_INH))
-    ):
-        if params.input_mode == "aggregate":  # also for 0 inputs, so N_ex and N_in change no shape
-            neurons.run_regularly(aggregate[syn], when="synapses", name=f"input_{kind}")
-            continue
+    explicit = ()
+    if params.input_mode == "aggregate":  # one pass for both kinds, also for 0 inputs (no shape change)
+        neurons.run_regularly(AGGREGATE_EXC[syn] + "\n" + AGGREGATE_INH[syn], when="synapses", name="input_counts")
+    else:
+        explicit = (("exc", params.N_ex, ON_PRE_EXC), ("inh", params.N_in, ON_PRE_INH))
+    for k, (kind, n_per, on_pre) in enumerate(explicit):
         if n_per == 0:
             continue
         n_sources = n_per if params.shared_inputs else n_per * params.n_neurons
@@ -392,7 +435,8 @@ def simulate(params, session, previous=None, I_app=None):
         A current density per neuron instead of ``params.I_app`` (tests use it to
         run several currents in one compiled network).
     """
-    program = session.program(lambda: build(params), params.duration, params.dt, tag="hh_poisson",
+    simd = session.name == "cpp_standalone"
+    program = session.program(lambda: build(params, simd), params.duration, params.dt, tag="hh_poisson",
                               key=program_key(params))
     mon = program.run(run_values(params, I_app))
     return collect(params, mon)
