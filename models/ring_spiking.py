@@ -138,14 +138,6 @@ C0 : 1 (linked)  # sum_j s_nmda_j (mode unit 0)
 #: s_rec_i = a_0 C_0 + sum_k a_k [cos(k theta_i) C_k + sin(k theta_i) S_k], once per step.
 RECURRENT_SUM = "s_rec = a0 * C0{terms}"
 RECURRENT_TERM = " + a{k} * (cos{k} * C{k} + sin{k} * S{k})"
-
-
-def recurrent_equations(n_modes):
-    """The excitatory cells' mode variables and the code that sums the recurrent input, for K = ``n_modes``."""
-    ks = range(1, n_modes + 1)
-    return (EXC_MODE_0_EQS + "".join(EXC_MODE_K_EQS.format(k=k) for k in ks),
-            RECURRENT_SUM.format(terms="".join(RECURRENT_TERM.format(k=k) for k in ks)))
-
 #: mode 0 -> I: the unstructured E->I NMDA input.
 SYN_MODES_INH_EQS = "s_nmda_sum_post = c_pre : 1 (summed)"
 BASIS = "cos(k_{m} * theta_{n} - phase_{m})"
@@ -160,6 +152,13 @@ GABA_POOL_CLEAR = "n_spikes = 0"
 
 #: Time step of the cue schedule (TimedArray).
 CUE_DT = 1 * ms
+
+
+def recurrent_equations(n_modes):
+    """The excitatory cells' mode variables and the code that sums the recurrent input, for K = ``n_modes``."""
+    ks = range(1, n_modes + 1)
+    return (EXC_MODE_0_EQS + "".join(EXC_MODE_K_EQS.format(k=k) for k in ks),
+            RECURRENT_SUM.format(terms="".join(RECURRENT_TERM.format(k=k) for k in ks)))
 
 
 # ----------------------------------------------------------------------------
