@@ -390,7 +390,8 @@ def figure(rows, path):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(frameon=False, fontsize="x-small")
             break
-    fig.suptitle("naive loop: extrapolated (dashed); dotted: the 5 s target", fontsize="small")
+    fig.suptitle("naive loop: extrapolated (dashed); dotted: the 5 s target; 2t: 2 threads with OMP_WAIT_POLICY=PASSIVE "
+                 "(2 shared, loaded cores)", fontsize="small")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
