@@ -42,6 +42,12 @@ grid's own half step, at 1.6 times the cost); Brian's usual choice for HH,
 ``exponential_euler``, is first order in the coupling of v and the gates and
 drifts by about 7 dt per spike at this dt.
 
+Compile once: ``rate``, ``p``, ``G_ex``, ``K`` and ``I_app`` (per neuron) are
+``(constant)`` variables set through run_args (:data:`SWEEPABLE`), and in
+aggregate mode ``N_ex`` and ``N_in`` too. On ``cpp_standalone`` the rate
+functions call ``simd_exprel`` so that GCC vectorises the state update (see
+:data:`SIMD_EXPREL_CPP`).
+
 Beyond the seed model:
 
 ``synapse=cond_exp``
@@ -513,14 +519,10 @@ def currents(data, k=0):
     }
 
 
-def _params(record):
-    return record.params
-
-
 def plot_voltage_inputs(record, axes=None):
     """Membrane potential of the first recorded neuron over its input raster (explicit mode)."""
     data = record.arrays
-    params = _params(record)
+    params = record.params
     axes = plotting.new_axes(axes, figsize=(8.0, 5.0), nrows=2, sharex=True, height_ratios=[2, 1])
     ax_v, ax_in = axes
     t_ms = data["state_t"] * 1e3
