@@ -33,8 +33,10 @@ invariant on the ring, so its discrete Fourier series
 turns the sum into two layers through a small ``modes`` group of ``2K + 1``
 units: the projections ``c_m = sum_j basis_m(theta_j) s_j`` are summed variables
 (synapses ``syn_exc_modes``, ``basis`` = 1, ``cos(k theta)``, ``sin(k theta)``),
-and every cell reads them back as linked variables (``C0``, ``C1``, ``S1``,
-...) and computes ``s_rec_i = a_0 C_0 + sum_k a_k [cos(k theta_i) C_k +
+which one unit (``mode_values``) copies into single values every step, and
+every cell reads those back as linked variables (``C0``, ``C1``, ``S1``, ...;
+linked to a one-unit group, each is one load per cell, not an index-array
+lookup and a gather) and computes ``s_rec_i = a_0 C_0 + sum_k a_k [cos(k theta_i) C_k +
 sin(k theta_i) S_k]`` once per step (``exc_recurrent``, a run_regularly
 operation). That is ``2 (2K+1) n_exc`` products per step instead of
 ``n_exc^2``. With all ``n_exc/2`` modes it is the exact circular convolution
@@ -135,6 +137,15 @@ EXC_MODE_0_EQS = """
 a0 : 1 (constant, shared)  # kernel coefficient of k = 0 (its mean)
 C0 : 1 (linked)  # sum_j s_nmda_j (mode unit 0)
 """
+#: The projections gathered into one unit (``mode_values``, filled in by :func:`mode_value_equations`):
+#: variable ``C0``/``C{k}``/``S{k}`` holds mode unit ``m`` (0, 2k-1, 2k), copied once per step from its
+#: link ``{name}_unit``. The cells link to these single values (Brian's index "0"), which costs each
+#: cell one load per mode instead of an index-array lookup and a gather.
+MODE_VALUE_EQS = """
+{name} : 1  # projection of mode unit {m}, copied from modes.c
+{name}_unit : 1 (linked)  # modes.c of unit {m}
+"""
+MODE_VALUE_COPY = "{name} = {name}_unit"
 #: s_rec_i = a_0 C_0 + sum_k a_k [cos(k theta_i) C_k + sin(k theta_i) S_k], once per step.
 RECURRENT_SUM = "s_rec = a0 * C0{terms}"
 RECURRENT_TERM = " + a{k} * (cos{k} * C{k} + sin{k} * S{k})"
@@ -159,6 +170,18 @@ def recurrent_equations(n_modes):
     ks = range(1, n_modes + 1)
     return (EXC_MODE_0_EQS + "".join(EXC_MODE_K_EQS.format(k=k) for k in ks),
             RECURRENT_SUM.format(terms="".join(RECURRENT_TERM.format(k=k) for k in ks)))
+
+
+def mode_names(n_modes):
+    """The names of the ``2 n_modes + 1`` projections in mode-unit order: C0, C1, S1, C2, S2, ..."""
+    return ["C0"] + [f"{cs}{k}" for k in range(1, n_modes + 1) for cs in "CS"]
+
+
+def mode_value_equations(n_modes):
+    """The ``mode_values`` unit's equations and the code that copies the projections into it."""
+    names = mode_names(n_modes)
+    return ("".join(MODE_VALUE_EQS.format(name=name, m=m) for m, name in enumerate(names)),
+            "\n".join(MODE_VALUE_COPY.format(name=name) for name in names))
 
 
 # ----------------------------------------------------------------------------
@@ -374,19 +397,23 @@ def build(params):
         method="rk2", name="inh", namespace={**common, "g_L_i": params.g_L_i, "C_i": params.C_i},
     )
     # The summed updaters of a group run at its order - 1 in the "groups" slot:
-    # E -> modes at -3, then modes -> I (summed) and -> E (exc_recurrent) at -1, then the cells at 0.
+    # E -> modes at -3, their copy into mode_values at -2, then modes -> I (summed) and -> E
+    # (exc_recurrent) at -1, then the cells at 0.
     modes = b2.NeuronGroup(2 * params.n_modes + 1, MODES_EQS, name="modes", order=-2)
     k, phase, _ = mode_table(params)
     modes.k, modes.phase = k, phase
     theta = preferred_angles(params.n_exc)
     exc.theta = theta
-    exc.C0 = b2.linked_var(modes, "c", index=np.zeros(params.n_exc, dtype=int))
+    value_eqs, value_copy = mode_value_equations(params.n_modes)
+    mode_values = b2.NeuronGroup(1, value_eqs, name="mode_values")
+    for m, name in enumerate(mode_names(params.n_modes)):
+        setattr(mode_values, f"{name}_unit", b2.linked_var(modes, "c", index=np.array([m])))
+        setattr(exc, name, b2.linked_var(mode_values, name))  # one value for every cell: index "0"
     for wave in range(1, params.n_modes + 1):
         setattr(exc, f"cos{wave}", np.cos(wave * theta))
         setattr(exc, f"sin{wave}", np.sin(wave * theta))
-        setattr(exc, f"C{wave}", b2.linked_var(modes, "c", index=np.full(params.n_exc, 2 * wave - 1)))
-        setattr(exc, f"S{wave}", b2.linked_var(modes, "c", index=np.full(params.n_exc, 2 * wave)))
     # after the modes' summed variables (order -3), before the cells are integrated (order 0)
+    mode_values.run_regularly(value_copy, when="groups", order=-2, name="mode_values_copy")
     exc.run_regularly(recurrent_sum, when="groups", order=-1, name="exc_recurrent")
     for group in (exc, inh):
         group.v = "v_reset + rand() * (v_thresh - v_reset)"  # as neurodynex3: uniform in [v_reset, v_thresh)
@@ -414,7 +441,7 @@ def build(params):
     spikes_exc = b2.SpikeMonitor(exc, name="spikes_exc")
     spikes_inh = b2.SpikeMonitor(inh, name="spikes_inh")
     network = b2.Network(
-        exc, inh, modes, syn_exc_modes, syn_modes_inh, gaba_pool, syn_inh_pool,
+        exc, inh, modes, mode_values, syn_exc_modes, syn_modes_inh, gaba_pool, syn_inh_pool,
         ext_exc, ext_inh, spikes_exc, spikes_inh, name="ring_spiking",
     )
     return network, RingSpikingMonitors(spikes_exc, spikes_inh)
