@@ -219,6 +219,23 @@ def test_shared_inputs_are_the_same_trains_with_own_transmission_draws():
     assert data["input_exc_i"].max() < p.N_ex  # one set of trains
 
 
+def test_one_action_potential_is_one_spike_under_thousands_of_inputs():
+    # 5000 inputs jump v by +1/-4 mV about 0.25 times per step: on the upstroke v crosses
+    # -20 mV back and forth, and a plain crossing count doubled 19% of the spikes
+    p = params("n_neurons=20", "N_ex=4000", "N_in=1000", "input_mode=aggregate", "duration=100*ms", "n_record=1")
+    with DeviceSession("runtime", seed=7, progress=False) as session:
+        data = hp.simulate(p, session).arrays
+    order = np.lexsort((data["spike_t"], data["spike_i"]))
+    same_neuron = np.diff(data["spike_i"][order]) == 0
+    intervals = np.diff(data["spike_t"][order])[same_neuron]
+    assert intervals.size > 100 and intervals.min() > 4e-3  # HH fires at most ~100 Hz here
+    # every counted spike is an action potential of the recorded neuron (v peaks above 0 mV)
+    v = data["v"][0] * 1e3
+    mine = data["spike_t"][data["spike_i"] == 0]
+    steps = np.rint(mine / (DT_MS * 1e-3)).astype(int)
+    assert all(v[k:k + 100].max() > 0 for k in steps)
+
+
 def test_a_delta_jump_is_g_ex_whatever_the_time_step():
     # one transmitted excitatory input far below threshold: v jumps by G_ex in one step
     jumps = []
