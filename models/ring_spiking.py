@@ -161,6 +161,43 @@ SYN_INH_POOL_ON_PRE = "n_spikes_post += 1"
 GABA_RECEIVE = "s_gaba += n_inh_spikes"
 GABA_POOL_CLEAR = "n_spikes = 0"
 
+#: cpp_standalone only: the loops that call ``simd_exp`` (the Mg block in the state updates)
+#: or ``simd_loop`` (an identity around the recurrent sum) are vectorised. GCC leaves them
+#: scalar otherwise, for two reasons: Brian compiles with -fno-finite-math-only, under which
+#: glibc does not declare its vector exp (libmvec), and GCC does not trust Brian's local
+#: __restrict pointers, so it would need more run-time alias checks than it allows (10).
+#: The support code therefore declares exp with __simd__ at file scope (outside the anonymous
+#: namespace Brian wraps support code in), and marks every later ``for`` of the code object,
+#: which is just its main loop over the cells (one iteration per cell, no dependences
+#: between them), with ``#pragma GCC ivdep``. GCC/glibc/x86-64 only; plain code elsewhere.
+#: libmvec's exp can differ from the scalar exp in the last bit, so spikes are
+#: statistically, not bitwise, the same as with plain ``exp`` (see the module docstring).
+VECTOR_LOOP_CPP = """
+}  // file scope for the declaration
+#ifndef BRIANLAB_RING_VECTOR_LOOP
+#define BRIANLAB_RING_VECTOR_LOOP
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+extern "C" {
+double exp(double) throw() __attribute__((__simd__("notinbranch")));
+}
+#define for _Pragma("GCC ivdep") for
+#endif
+#endif
+namespace {
+"""
+SIMD_EXP_CPP = VECTOR_LOOP_CPP + "static inline double simd_exp(double x) { return exp(x); }\n"
+SIMD_LOOP_CPP = VECTOR_LOOP_CPP + "static inline double simd_loop(double x) { return x; }\n"
+
+
+def _vector_functions():
+    """``simd_exp`` (Brian's exp) and ``simd_loop`` (identity) with the C++ support code above."""
+    simd_exp = b2.Function(np.exp, arg_units=[1], return_unit=1)
+    simd_exp.implementations.add_implementation("cpp", code=SIMD_EXP_CPP, name="simd_exp")
+    simd_loop = b2.Function(lambda x: x, arg_units=[1], return_unit=1)
+    simd_loop.implementations.add_implementation("cpp", code=SIMD_LOOP_CPP, name="simd_loop")
+    return {"simd_exp": simd_exp, "simd_loop": simd_loop}
+
+
 #: Time step of the cue schedule (TimedArray).
 CUE_DT = 1 * ms
 
@@ -371,8 +408,16 @@ def run_values(params):
     return {**scaled_conductances(params), "exc.I_cue": cue_currents(params), **coefficients}
 
 
-def build(params):
+def build(params, simd=False):
     """Build the ``ring-spiking`` network (on the default clock; see :class:`~brianlab.simulation.Program`).
+
+    Parameters
+    ----------
+    params : RingSpikingParams
+    simd : bool
+        cpp_standalone only: the Mg block calls ``simd_exp`` and the recurrent sum
+        ``simd_loop`` (:data:`VECTOR_LOOP_CPP`), so that GCC vectorises the state
+        updates and the recurrent sum.
 
     Returns
     -------
@@ -386,15 +431,21 @@ def build(params):
         "v_thresh": params.v_thresh, "v_reset": params.v_reset,
     }
     mode_eqs, recurrent_sum = recurrent_equations(params.n_modes)
+    exc_eqs, inh_eqs, vector = EXC_EQS, INH_EQS, {}
+    if simd:
+        exc_eqs, inh_eqs = (eqs.replace("exp(", "simd_exp(") for eqs in (EXC_EQS, INH_EQS))
+        name, value = recurrent_sum.split(" = ", 1)
+        recurrent_sum = f"{name} = simd_loop({value})"
+        vector = _vector_functions()
     exc = b2.NeuronGroup(
-        params.n_exc, EXC_EQS + mode_eqs, threshold="v > v_thresh", reset=EXC_RESET, refractory=params.t_ref_e,
+        params.n_exc, exc_eqs + mode_eqs, threshold="v > v_thresh", reset=EXC_RESET, refractory=params.t_ref_e,
         method="rk2", name="exc",
-        namespace={**common, "g_L_e": params.g_L_e, "C_e": params.C_e, "cue_on": cue_on,
+        namespace={**common, **vector, "g_L_e": params.g_L_e, "C_e": params.C_e, "cue_on": cue_on,
                    "tau_nmda_s": params.tau_nmda_s, "tau_nmda_x": params.tau_nmda_x, "alpha_nmda": params.alpha_nmda},
     )
     inh = b2.NeuronGroup(
-        params.n_inh, INH_EQS, threshold="v > v_thresh", reset=INH_RESET, refractory=params.t_ref_i,
-        method="rk2", name="inh", namespace={**common, "g_L_i": params.g_L_i, "C_i": params.C_i},
+        params.n_inh, inh_eqs, threshold="v > v_thresh", reset=INH_RESET, refractory=params.t_ref_i,
+        method="rk2", name="inh", namespace={**common, **vector, "g_L_i": params.g_L_i, "C_i": params.C_i},
     )
     # The summed updaters of a group run at its order - 1 in the "groups" slot:
     # E -> modes at -3, their copy into mode_values at -2, then modes -> I (summed) and -> E
@@ -574,8 +625,9 @@ def saved_spikes(params, spike_i, spike_t):
 
 def simulate(params, session, previous=None):
     """Run the ``ring-spiking`` model on ``session``'s device and decode the remembered angle."""
+    simd = session.name == "cpp_standalone"
     program = session.program(
-        lambda: build(params), params.duration, params.dt, tag="ring_spiking",
+        lambda: build(params, simd), params.duration, params.dt, tag="ring_spiking",
         key=("ring-spiking", structure_key(params, SWEEPABLE)),
     )
     monitors = program.run(run_values(params))
