@@ -169,7 +169,8 @@ GABA_POOL_CLEAR = "n_spikes = 0"
 #: The support code therefore declares exp with __simd__ at file scope (outside the anonymous
 #: namespace Brian wraps support code in), and marks every later ``for`` of the code object,
 #: which is just its main loop over the cells (one iteration per cell, no dependences
-#: between them), with ``#pragma GCC ivdep``. GCC/glibc/x86-64 only; plain code elsewhere.
+#: between them), with ``#pragma GCC ivdep``. GCC/glibc/x86-64 only, and without OpenMP
+#: (``--threads 0``, the default; OpenMP builds keep scalar loops); plain code elsewhere.
 #: libmvec's exp can differ from the scalar exp in the last bit, so spikes are
 #: statistically, not bitwise, the same as with plain ``exp`` (see the module docstring).
 VECTOR_LOOP_CPP = """
@@ -180,7 +181,9 @@ VECTOR_LOOP_CPP = """
 extern "C" {
 double exp(double) throw() __attribute__((__simd__("notinbranch")));
 }
+#ifndef _OPENMP  // (after Brian's "#pragma omp parallel for" no other pragma may follow)
 #define for _Pragma("GCC ivdep") for
+#endif
 #endif
 #endif
 namespace {
