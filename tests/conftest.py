@@ -45,3 +45,28 @@ def run_subprocess(*args, cwd=None):
 
 def read_json(path):
     return json.loads(path.read_text())
+
+
+@pytest.fixture
+def cuda_compile_only(brianlab_cli, tmp_path):
+    """Compile a model for cuda_standalone without running it; return its project directory.
+
+    ``cuda_compile_only(MODEL, "--set", "n=10", ...)`` runs ``brianlab run MODEL
+    --device cuda_standalone --compile-only`` as a user would and checks that a CUDA
+    binary was linked. Skipped (with the reason) where nvcc or cuRAND is missing.
+    """
+
+    def compile_model(model, *args):
+        status = devices.probe("cuda_standalone")
+        if not status.can_build:
+            pytest.skip(f"cuda_standalone cannot build here: {status.missing}")
+        out = tmp_path / "cuda"
+        code, _, err = brianlab_cli("run", model, "--device", "cuda_standalone", "--compile-only",
+                                    "--out", out, "--quiet", *args)
+        assert code == 0, err
+        assert read_json(out / "metrics.json")["compiled_only"] is True
+        project = out / "build" / f"0-{model.replace('-', '_')}"
+        assert (project / "main").stat().st_size > 0 and "cuda" in (project / "makefile").read_text()
+        return project
+
+    return compile_model

@@ -7,7 +7,6 @@ from brianlab import devices
 from brianlab.devices import DeviceOptions, DeviceSession
 from brianlab.errors import BrianlabError
 
-from conftest import read_json
 
 
 def test_devices_json_lists_the_four_devices(brianlab_cli):

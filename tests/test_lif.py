@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from brian2 import mV, ms, second
+from brian2 import mV
 
 from brianlab.devices import DeviceOptions, DeviceSession
 from brianlab.params import apply_assignments

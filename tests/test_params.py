@@ -1,7 +1,7 @@
 """Parameter parsing: names and units are checked, values round-trip through JSON."""
 
 import pytest
-from brian2 import Quantity, amp, cm, mV, ms, uA
+from brian2 import Quantity, cm, mV, ms, uA
 
 from brianlab.errors import BrianlabError
 from brianlab.params import apply_assignments, from_json, parameters, parse_quantity, to_json

@@ -13,7 +13,6 @@ import brian2 as b2
 import numpy as np
 import pytest
 
-from brianlab import devices
 from brianlab.devices import DeviceOptions, DeviceSession
 from brianlab.errors import BrianlabError
 from brianlab.params import apply_assignments
@@ -164,14 +163,5 @@ def test_cli_run_records_the_decoded_angle_and_figures(brianlab_cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_cuda_project_compiles_without_a_gpu(brianlab_cli, tmp_path):
-    status = devices.probe("cuda_standalone")
-    if not status.can_build:
-        pytest.skip(f"cuda_standalone cannot build here: {status.missing}")
-    out = tmp_path / "cuda"
-    code, _, err = brianlab_cli("run", "ring-spiking", "--device", "cuda_standalone", "--compile-only",
-                                "--out", out, "--quiet", *(f"--set={a}" for a in SMALL))
-    assert code == 0, err
-    assert read_json(out / "metrics.json")["compiled_only"] is True
-    project = out / "build" / "0-ring_spiking"
-    assert (project / "main").stat().st_size > 0 and "cuda" in (project / "makefile").read_text()
+def test_cuda_project_compiles_without_a_gpu(cuda_compile_only):
+    cuda_compile_only("ring-spiking", *(f"--set={a}" for a in SMALL))

@@ -10,7 +10,6 @@ import math
 import numpy as np
 import pytest
 
-from brianlab import devices
 from brianlab.devices import DeviceSession
 from brianlab.model import RunRecord
 from brianlab.params import apply_assignments
@@ -182,14 +181,5 @@ def test_estimator_cross_validates():
 
 
 @pytest.mark.slow
-def test_cuda_project_compiles_without_a_gpu(brianlab_cli, tmp_path):
-    status = devices.probe("cuda_standalone")
-    if not status.can_build:
-        pytest.skip(f"cuda_standalone cannot build here: {status.missing}")
-    out = tmp_path / "cuda"
-    code, _, err = brianlab_cli("run", "stdp-digits", "--device", "cuda_standalone", "--compile-only",
-                                "--out", out, *TINY)
-    assert code == 0, err
-    assert read_json(out / "metrics.json")["compiled_only"] is True
-    project = out / "build" / "0-stdp_digits"
-    assert (project / "main").stat().st_size > 0 and "cuda" in (project / "makefile").read_text()
+def test_cuda_project_compiles_without_a_gpu(cuda_compile_only):
+    cuda_compile_only("stdp-digits", *TINY)
