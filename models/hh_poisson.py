@@ -114,8 +114,8 @@ SIMD_EXPREL_CPP = """
 }  // file scope for the declarations
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
 extern "C" {
-double exp(double) throw() __attribute__((__simd__("notinbranch")));
-double expm1(double) throw() __attribute__((__simd__("notinbranch")));
+double exp(double) noexcept(true) __attribute__((__simd__("notinbranch")));
+double expm1(double) noexcept(true) __attribute__((__simd__("notinbranch")));
 }
 #endif
 namespace {
