@@ -19,7 +19,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 
 from brianlab import devices, plotting
 from brianlab.devices import DeviceSession

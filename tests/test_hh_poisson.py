@@ -304,16 +304,7 @@ def test_shared_inputs_need_explicit_mode(brianlab_cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_cuda_project_compiles_without_a_gpu(brianlab_cli, tmp_path):
+def test_cuda_project_compiles_without_a_gpu(cuda_compile_only):
     # the GPU benchmark's case: per-step Poisson counts, conductances, the recurrent network
-    status = devices.probe("cuda_standalone")
-    if not status.can_build:
-        pytest.skip(f"cuda_standalone cannot build here: {status.missing}")
-    out = tmp_path / "cuda"
-    code, _, err = brianlab_cli("run", "hh-poisson", "--device", "cuda_standalone", "--compile-only", "--out", out,
-                                "--quiet", "--set", "input_mode=aggregate", "--set", "synapse=cond_exp",
-                                "--set", "recurrent=true", "--set", "n_neurons=50")
-    assert code == 0, err
-    assert read_json(out / "metrics.json")["compiled_only"] is True
-    project = out / "build" / "0-hh_poisson"
-    assert (project / "main").stat().st_size > 0 and "cuda" in (project / "makefile").read_text()
+    cuda_compile_only("hh-poisson", "--set", "input_mode=aggregate", "--set", "synapse=cond_exp",
+                      "--set", "recurrent=true", "--set", "n_neurons=50")
