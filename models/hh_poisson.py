@@ -27,9 +27,10 @@ Two input modes with one meaning:
     below what any test or figure can see.
 
 A spike of the HH neuron is an upward crossing of ``v_spike`` (-20 mV) by the
-membrane potential sampled after each integration step, as brian2's
-``examples/COBAHH.py`` counts them (``threshold='v > -20*mV'`` with
-``refractory='v > -20*mV'``), with two differences. The next spike counts only
+membrane potential sampled after each integration step, as the COBAHH
+benchmarks count them (``threshold='v > -20*mV'``; brian2's ``examples/COBAHH.py``
+adds ``refractory=3*ms``, Brian2CUDA's benchmark ``refractory='v > -20*mV'``),
+with two differences. The next spike counts only
 after v has fallen below ``v_rearm`` (-40 mV): with thousands of inputs, jumps
 of a few mV push v back and forth across -20 mV on the upstroke, and the
 plain crossing counted one action potential as two in 19% of the spikes at
@@ -68,7 +69,21 @@ Beyond the seed model:
     target's excitatory or inhibitory conductance by ``w_rec_exc`` (6 nS on
     the benchmark's 20000 um^2) or ``w_rec_inh`` (67 nS), on top of the
     Poisson input. With ``n_neurons=4000`` it is the benchmark's network size
-    and connectivity (with the textbook HH neuron here, not Traub-Miles).
+    and connectivity.
+``neuron=traub_miles``
+    the benchmark's own neuron instead of the squid axon: the Traub-Miles rate
+    functions of ``examples/COBAHH.py`` (VT = -63 mV), its conductances divided
+    by its 20000 um^2 (g_Na 100, g_K 30 mS/cm^2, g_L 0.05 mS/cm^2, E_L -60,
+    E_K -90, E_Na 50 mV) and its random initial state (v = E_L + (randn*5-5) mV,
+    ge, gi from 40 +- 15 nS and 200 +- 120 nS over the area, gates at 0). The
+    assignments :data:`COBAHH` (``recurrent=true``, ``synapse=cond_exp``,
+    ``n_neurons=4000``, no Poisson input, ``I_app=0``, ``exponential_euler`` at
+    dt = 0.1 ms, 1 s) make the model brian2's COBAHH example; the one difference
+    is the spike count (the crossing and rearm rule above instead of the
+    example's 3 ms refractoriness, which there only gates the count too). Its
+    activity is self-sustained, irregular and asynchronous at 34-39 Hz, as the
+    example's own code gives; without recurrence each of these neurons is a
+    regular pacemaker (one spike per ~75 ms), not silent.
 """
 
 from __future__ import annotations
@@ -104,6 +119,54 @@ beta_n = 0.125 * exp(-(v + 65*mV) / (80*mV)) / ms : Hz
 I_app : amp/meter**2 (constant)  # applied current
 spiking : boolean  # from an upward crossing of v_spike until v falls below v_rearm
 """
+
+#: ``neuron=traub_miles``: the Traub-Miles neuron of Brette et al. (2007), the rate
+#: functions of brian2's ``examples/COBAHH.py`` verbatim (VT = -63 mV), per unit area.
+TRAUB_MILES_EQS = """
+dv/dt = (I_app - I_Na - I_K - I_L - I_syn) / C_m : volt  # membrane potential
+I_Na = g_Na * m**3 * h * (v - E_Na) : amp/meter**2  # sodium current
+I_K = g_K * n**4 * (v - E_K) : amp/meter**2  # potassium (delayed rectifier) current
+I_L = g_L * (v - E_L) : amp/meter**2  # leak current
+dm/dt = alpha_m * (1 - m) - beta_m * m : 1  # sodium activation
+dh/dt = alpha_h * (1 - h) - beta_h * h : 1  # sodium inactivation
+dn/dt = alpha_n * (1 - n) - beta_n * n : 1  # potassium activation
+alpha_m = 0.32*(mV**-1)*4*mV/exprel((13*mV-v+VT)/(4*mV))/ms : Hz
+beta_m = 0.28*(mV**-1)*5*mV/exprel((v-VT-40*mV)/(5*mV))/ms : Hz
+alpha_h = 0.128*exp((17*mV-v+VT)/(18*mV))/ms : Hz
+beta_h = 4/(1+exp((40*mV-v+VT)/(5*mV)))/ms : Hz
+alpha_n = 0.032*(mV**-1)*5*mV/exprel((15*mV-v+VT)/(5*mV))/ms : Hz
+beta_n = .5*exp((10*mV-v+VT)/(40*mV))/ms : Hz
+I_app : amp/meter**2 (constant)  # applied current
+spiking : boolean  # from an upward crossing of v_spike until v falls below v_rearm
+"""
+
+NEURON_EQS = {"squid": HH_EQS, "traub_miles": TRAUB_MILES_EQS}
+
+#: The membrane area of the COBAHH neuron: its absolute conductances divided by it are the densities here.
+COBAHH_AREA = 20000 * b2.umetre**2
+
+#: Constants of each neuron (per unit area).
+NEURON_CONSTANTS = {
+    "squid": {
+        "C_m": 1 * ufarad / cm**2,
+        "g_Na": 120 * msiemens / cm**2,
+        "g_K": 36 * msiemens / cm**2,
+        "g_L": 0.3 * msiemens / cm**2,
+        "E_Na": 50 * mV,
+        "E_K": -77 * mV,
+        "E_L": -54.387 * mV,
+    },
+    "traub_miles": {  # COBAHH: Cm 1 uF/cm^2, gl 5e-5 S/cm^2, g_na 100 and g_kd 30 mS/cm^2 (times its area there)
+        "C_m": 1 * ufarad / cm**2,
+        "g_Na": 100 * msiemens / cm**2,
+        "g_K": 30 * msiemens / cm**2,
+        "g_L": 5e-5 * b2.siemens / cm**2,
+        "E_Na": 50 * mV,
+        "E_K": -90 * mV,
+        "E_L": -60 * mV,
+        "VT": -63 * mV,
+    },
+}
 
 #: cpp_standalone: the rate functions call ``simd_exprel``, whose support code lets GCC
 #: vectorise the state update with glibc's vector exp/expm1 (libmvec). glibc declares
@@ -197,14 +260,25 @@ REC_ON_PRE_INH = "gi_post += w_rec_inh"
 
 #: The resting potential at which cond_exp charges are matched to G_ex.
 V_REST = -65 * mV
-#: Initial state (v, m, h, n).
+#: Initial state (v, m, h, n) of the squid neuron.
 INITIAL = {"v": -65 * mV, "m": 0.05, "h": 0.6, "n": 0.32}
+#: Initial state of the Traub-Miles neuron: COBAHH's random one (gates at 0, as the example leaves them;
+#: ge and gi are the example's absolute values divided by its area).
+INITIAL_TRAUB_MILES = {"v": "E_L + (randn() * 5 - 5)*mV", "m": 0.0, "h": 0.0, "n": 0.0}
+INITIAL_TRAUB_MILES_G = {"ge": "(randn() * 1.5 + 4) * 10*nS / area", "gi": "(randn() * 12 + 20) * 10*nS / area"}
+
+#: ``--set`` assignments that make the model brian2's ``examples/COBAHH.py`` (Brette et al. 2007):
+#: 4000 Traub-Miles neurons, 3200 E + 800 I, p = 0.02, 6 nS / 67 nS on 20000 um^2, no external
+#: input, exponential Euler at dt = 0.1 ms, 1 s.
+COBAHH = ("neuron=traub_miles", "recurrent=true", "synapse=cond_exp", "n_neurons=4000", "N_ex=0", "N_in=0",
+          "I_app=0*uA/cm**2", "method=exponential_euler", "dt=0.1*ms", "duration=1*second")
 
 
 @parameters
 class HHPoissonParams:
     """Parameters of the ``hh-poisson`` model."""
 
+    neuron: Literal["squid", "traub_miles"] = "squid"  # textbook squid HH at -65 mV, or COBAHH's Traub-Miles neuron (random COBAHH initial state)
     n_neurons: int = 1  # population size
     N_ex: int = 80  # excitatory input trains per neuron
     N_in: int = 20  # inhibitory input trains per neuron
@@ -220,7 +294,7 @@ class HHPoissonParams:
     E_inh: Quantity = -80 * mV  # inhibitory reversal potential (cond_exp, recurrent)
     tau_e: Quantity = 5 * ms  # excitatory conductance time constant
     tau_i: Quantity = 10 * ms  # inhibitory conductance time constant
-    recurrent: bool = False  # connect the population into a random E/I network (COBAHH-style)
+    recurrent: bool = False  # connect the population into a random E/I network (COBAHH's with neuron=traub_miles, see COBAHH)
     p_connect: float = 0.02  # recurrent connection probability
     w_rec_exc: Quantity = 0.03 * msiemens / cm**2  # recurrent excitatory conductance jump (6 nS / 20000 um^2)
     w_rec_inh: Quantity = 0.335 * msiemens / cm**2  # recurrent inhibitory conductance jump (67 nS / 20000 um^2)
@@ -299,13 +373,8 @@ def namespace(params):
     """Constants of the equations (everything not set through run_args)."""
     dg_ex, dg_in = charge_factors(params)
     return {
-        "C_m": 1 * ufarad / cm**2,
-        "g_Na": 120 * msiemens / cm**2,
-        "g_K": 36 * msiemens / cm**2,
-        "g_L": 0.3 * msiemens / cm**2,
-        "E_Na": 50 * mV,
-        "E_K": -77 * mV,
-        "E_L": -54.387 * mV,
+        **NEURON_CONSTANTS[params.neuron],
+        "area": COBAHH_AREA,
         "E_exc": params.E_exc,
         "E_inh": params.E_inh,
         "tau_e": params.tau_e,
@@ -319,9 +388,17 @@ def namespace(params):
     }
 
 
+def initial_state(params):
+    """Initial values (quantities, or expressions in the namespace) of the neuron's state variables."""
+    if params.neuron == "squid":
+        return dict(INITIAL)
+    return {**INITIAL_TRAUB_MILES, **(INITIAL_TRAUB_MILES_G if params.conductances else {})}
+
+
 def neuron_equations(params, simd=False):
     """The neuron equations for ``params.synapse`` and ``params.recurrent`` (``simd``: see :func:`build`)."""
-    eqs = (HH_EQS.replace("exprel(", "simd_exprel(") if simd else HH_EQS)
+    eqs = NEURON_EQS[params.neuron]
+    eqs = eqs.replace("exprel(", "simd_exprel(") if simd else eqs
     eqs += (COND_EQS if params.conductances else DELTA_EQS) + INPUT_EQS
     return b2.Equations(eqs + (AGGREGATE_EQS if params.input_mode == "aggregate" else ""))
 
@@ -353,7 +430,7 @@ def build(params, simd=False):
         namespace=ns,
         name="neurons",
     )
-    for name, value in INITIAL.items():
+    for name, value in initial_state(params).items():
         setattr(neurons, name, value)
     neurons.spiking = False
     neurons.run_regularly(TRACK_SPIKING, when="thresholds", order=1, name="neurons_spiking")
@@ -511,19 +588,17 @@ def collect(params, mon):
 # figures
 # ----------------------------------------------------------------------------
 
-#: HH constants in the units the figures use (mS/cm^2, mV).
-_G = {"Na": 120.0, "K": 36.0, "L": 0.3}
-_E = {"Na": 50.0, "K": -77.0, "L": -54.387}
-
-
-def currents(data, k=0):
-    """Ionic currents (uA/cm^2) of recorded neuron ``k`` from its saved state."""
+def currents(data, k=0, neuron="squid"):
+    """Ionic currents (uA/cm^2) of recorded neuron ``k`` of a ``neuron`` model from its saved state."""
+    c = NEURON_CONSTANTS[neuron]
+    g = {ion: float(c[f"g_{ion}"] / (msiemens / cm**2)) for ion in ("Na", "K", "L")}
+    e = {ion: float(c[f"E_{ion}"] / mV) for ion in ("Na", "K", "L")}
     v = data["v"][k] * 1e3
     m, h, n = data["m"][k], data["h"][k], data["n"][k]
     return {
-        "I_Na": _G["Na"] * m**3 * h * (v - _E["Na"]),
-        "I_K": _G["K"] * n**4 * (v - _E["K"]),
-        "I_L": _G["L"] * (v - _E["L"]),
+        "I_Na": g["Na"] * m**3 * h * (v - e["Na"]),
+        "I_K": g["K"] * n**4 * (v - e["K"]),
+        "I_L": g["L"] * (v - e["L"]),
     }
 
 
@@ -585,7 +660,7 @@ def plot_gating_currents(record, axes=None):
     axes[0].set_ylabel("gating")
     axes[0].legend(frameon=False, fontsize="small", loc="upper right")
     axes[0].set_title("neuron 0: gating variables and currents")
-    for name, current in currents(data).items():
+    for name, current in currents(data, neuron=record.params.neuron).items():
         axes[1].plot(t_ms, current, lw=0.8, label=name)
     axes[1].set_ylabel("current (uA/cm$^2$)")
     axes[1].set_xlabel("time (ms)")
