@@ -615,7 +615,9 @@ def plot_voltage_inputs(record, axes=None):
         ax_v.plot(data["spike_t"][mine] * 1e3, np.full(mine.sum(), 40.0), "v", color="C3", ms=4, label="spike")
     ax_v.axhline(float(params.v_spike) * 1e3, color="0.6", lw=0.6, ls="--")
     ax_v.set_ylabel("v (mV), neuron 0")
-    ax_v.set_title(f"HH neuron with {params.N_ex}+{params.N_in} Poisson inputs, p={params.p:g} "
+    kind = "Traub-Miles" if params.neuron == "traub_miles" else "HH"
+    network = ", recurrent network" if params.recurrent else ""
+    ax_v.set_title(f"{kind} neuron with {params.N_ex}+{params.N_in} Poisson inputs, p={params.p:g}{network} "
                    f"({params.input_mode}, {record.config['device']})")
     shown = False
     for kind, color, n_per, offset in (("exc", "C0", params.N_ex, 0), ("inh", "C3", params.N_in, params.N_ex)):
@@ -626,7 +628,9 @@ def plot_voltage_inputs(record, axes=None):
                             label=kind)
             shown = True
     if not shown:
-        ax_in.text(0.5, 0.5, "aggregate mode: transmitted counts drawn per step, no input trains exist",
+        no_input = params.N_ex == 0 and params.N_in == 0
+        ax_in.text(0.5, 0.5, "no Poisson input" if no_input else
+                   "aggregate mode: transmitted counts drawn per step, no input trains exist",
                    ha="center", va="center", transform=ax_in.transAxes, fontsize="small")
     ax_in.set_ylabel("input")
     ax_in.set_xlabel("time (ms)")
@@ -650,6 +654,25 @@ def plot_rate_histogram(record, ax=None):
     return ax
 
 
+def plot_network_raster(record, ax=None):
+    """Raster of a recurrent network, at most ~200 neurons shown (excitatory below the line, inhibitory above)."""
+    ax = plotting.new_axes(ax, figsize=(8.0, 5.0))
+    data, params = record.arrays, record.params
+    every = max(1, params.n_neurons // 200)
+    shown = data["spike_i"] % every == 0
+    i, t_ms = data["spike_i"][shown], data["spike_t"][shown] * 1e3
+    exc = i < params.n_exc
+    plotting.raster(t_ms[exc], i[exc], ax=ax, color="C0")
+    plotting.raster(t_ms[~exc], i[~exc], ax=ax, color="C3")
+    ax.axhline(params.n_exc - 0.5, color="0.5", lw=0.6)
+    if every > 1:
+        ax.set_ylabel(f"neuron index (every {every}th)")
+    rate = float(np.mean(data["rate"]))
+    ax.set_title(f"{params.n_exc} E + {params.n_neurons - params.n_exc} I, p_connect={params.p_connect:g}, "
+                 f"{params.neuron}: mean {rate:.1f} Hz")
+    return ax
+
+
 def plot_gating_currents(record, axes=None):
     """Gating variables and ionic currents of the first recorded neuron."""
     data = record.arrays
@@ -669,13 +692,15 @@ def plot_gating_currents(record, axes=None):
 
 
 def figures(record, out_dir):
-    """Voltage with input raster and gating/currents (if a neuron is recorded); rate histogram (populations)."""
+    """Voltage with input raster and gating/currents (if a neuron is recorded); rate histogram (populations); network raster (recurrent)."""
     paths = []
     if len(record.arrays["record_index"]):
         paths.append(plotting.save(plot_voltage_inputs(record), out_dir / "voltage_inputs.png"))
         paths.append(plotting.save(plot_gating_currents(record), out_dir / "gating_currents.png"))
     if record.params.n_neurons > 1:
         paths.append(plotting.save(plot_rate_histogram(record), out_dir / "rate_histogram.png"))
+    if record.params.recurrent:
+        paths.append(plotting.save(plot_network_raster(record), out_dir / "raster.png"))
     return paths
 
 
