@@ -27,7 +27,7 @@ active units excite each other faster than they decay.
 Geometry ``line`` uses the distance ``x_i - x_j`` as published; ``ring`` puts
 the units on a circle of circumference 4 (``x = -2 + 4 k/N``) with periodic
 distance, the geometry of a ring attractor. Inputs follow a schedule of
-TimedArrays (gains and centres of the sensory and attention inputs), so cues
+TimedArrays (the inputs' gain and the centres of the sensory and attention inputs), so cues
 switch off (``input_off``) and a second cue appears (``cue2_*``) inside the
 network, on every device. The recurrent weights are computed in the network
 from ``(constant, shared)`` variables at the start of every run, as are the
@@ -57,8 +57,8 @@ RATE_EQS = """
 dR/dt = (-R + f) / tau : 1  # rate, relaxing to f(u)
 f = {transfer} : 1  # transfer function of the drive, never above R_bound
 u = I_S + I_A + I_rec - T : 1  # drive: inputs plus recurrent input minus threshold
-I_S = sensory_gain(t) * (S_0 + S_1 * exp(-d_S**2 / (2 * sigma_S**2))) : 1  # sensory input
-I_A = attention_gain(t) * int(abs(d_A) < l) * (A_1 * exp(-d_A**2 / (2 * sigma_A**2)) + A_0 * exp(-d_A**2 / (2 * sigma_A_prime**2))) : 1  # attention bias
+I_S = input_gain(t) * (S_0 + S_1 * exp(-d_S**2 / (2 * sigma_S**2))) : 1  # sensory input
+I_A = input_gain(t) * int(abs(d_A) < l) * (A_1 * exp(-d_A**2 / (2 * sigma_A**2)) + A_0 * exp(-d_A**2 / (2 * sigma_A_prime**2))) : 1  # attention bias
 d_S = {distance_S} : 1  # distance from the sensory centre
 d_A = {distance_A} : 1  # distance from the attention centre
 I_rec : 1  # recurrent input (1/N) sum_j J(x_i - x_j) R_j, summed by syn_rec
@@ -234,18 +234,18 @@ def schedule(params):
         after = t >= float(params.cue2_on) - 1e-12
         centre_S[after] = params.cue2_x
         centre_A[after] = params.cue2_x
-    return {"sensory_gain": gain, "attention_gain": gain.copy(), "sensory_x": centre_S, "attention_x": centre_A}
+    return {"input_gain": gain, "sensory_x": centre_S, "attention_x": centre_A}
 
 
 def inputs(params, at=None):
     """``(I_S, I_A)`` at time ``at`` (default: the first cue, t=0), as the network computes them."""
     x = positions(params)
     plan = schedule(params)
-    k = 0 if at is None else min(int(float(at / params.schedule_dt) + 1e-9), len(plan["sensory_gain"]) - 1)
+    k = 0 if at is None else min(int(float(at / params.schedule_dt) + 1e-9), len(plan["input_gain"]) - 1)
     d_S = distance(params, x, plan["sensory_x"][k])
     d_A = distance(params, x, plan["attention_x"][k])
-    I_S = plan["sensory_gain"][k] * (params.S_0 + params.S_1 * np.exp(-d_S**2 / (2 * params.sigma_S**2)))
-    I_A = plan["attention_gain"][k] * (np.abs(d_A) < params.l) * (
+    I_S = plan["input_gain"][k] * (params.S_0 + params.S_1 * np.exp(-d_S**2 / (2 * params.sigma_S**2)))
+    I_A = plan["input_gain"][k] * (np.abs(d_A) < params.l) * (
         params.A_1 * np.exp(-d_A**2 / (2 * params.sigma_A**2))
         + params.A_0 * np.exp(-d_A**2 / (2 * params.sigma_A_prime**2))
     )
