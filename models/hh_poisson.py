@@ -356,6 +356,11 @@ def recorded_indices(params):
     return np.arange(min(params.n_record, params.n_neurons))
 
 
+def n_sources(params, n_per):
+    """Poisson sources of one kind (``n_per`` per neuron): shared by all neurons, or each neuron's own."""
+    return n_per if params.shared_inputs else n_per * params.n_neurons
+
+
 def charge_factors(params):
     """Conductance jump per volt of ``G_ex`` so that a spike's charge at rest moves v by G_ex.
 
@@ -438,20 +443,18 @@ def build(params, simd=False):
         setattr(neurons, name, value)
     neurons.I_app = params.I_app
     objects = [neurons]
-    syn = "cond_exp" if params.synapse == "cond_exp" else "delta"
     input_monitors = [None, None]
     record = recorded_indices(params)
     explicit = ()
     if params.input_mode == "aggregate":  # one pass for both kinds, also for 0 inputs (no shape change)
-        neurons.run_regularly(AGGREGATE_EXC[syn] + "\n" + AGGREGATE_INH[syn], when="synapses", name="input_counts")
+        neurons.run_regularly(AGGREGATE_EXC[params.synapse] + "\n" + AGGREGATE_INH[params.synapse], when="synapses", name="input_counts")
     else:
         explicit = (("exc", params.N_ex, ON_PRE_EXC), ("inh", params.N_in, ON_PRE_INH))
     for k, (kind, n_per, on_pre) in enumerate(explicit):
         if n_per == 0:
             continue
-        n_sources = n_per if params.shared_inputs else n_per * params.n_neurons
-        sources = b2.PoissonGroup(n_sources, rates=params.rate, name=f"inputs_{kind}")
-        synapses = b2.Synapses(sources, neurons, on_pre=on_pre[syn], namespace=ns, name=f"syn_{kind}")
+        sources = b2.PoissonGroup(n_sources(params, n_per), rates=params.rate, name=f"inputs_{kind}")
+        synapses = b2.Synapses(sources, neurons, on_pre=on_pre[params.synapse], namespace=ns, name=f"syn_{kind}")
         if params.shared_inputs:
             synapses.connect(True)
         else:
@@ -506,8 +509,7 @@ def run_values(params, I_app=None):
     if params.input_mode == "explicit":
         for kind, n_per in (("exc", params.N_ex), ("inh", params.N_in)):
             if n_per:
-                n_sources = n_per if params.shared_inputs else n_per * params.n_neurons
-                values[f"inputs_{kind}.rates"] = np.full(n_sources, float(params.rate)) * Hz
+                values[f"inputs_{kind}.rates"] = np.full(n_sources(params, n_per), float(params.rate)) * Hz
     return values
 
 
