@@ -103,9 +103,9 @@ def bench_brianlab(device, threads, mode, cells, budget_s, build_root, log):
             if device == "runtime":  # compile the Cython code first
                 warm = apply_assignments(hp.HHPoissonParams, ["duration=0.1*ms"], base=params)
                 hp.simulate(warm, session)
-            before = session_run_s(session)
+            before = session.run_s
             result = hp.simulate(params, session)
-            wall = session_run_s(session) - before
+            wall = session.run_s - before
             program = session.programs[-1]
             row = record(f"brianlab {device}", threads, mode, n, inputs, duration, wall,
                          result.metrics["mean_rate"], build_s=program.build_s)
@@ -139,9 +139,9 @@ def bench_headline(build_root, repeats, log):
                     key = f"{threads} thread{'s' if threads > 1 else ''}" + (f", OMP_WAIT_POLICY={policy}" if policy else "")
                     walls[key] = []
                     for _ in range(repeats):
-                        before = session_run_s(session)
+                        before = session.run_s
                         hp.simulate(params, session)
-                        walls[key].append(session_run_s(session) - before)
+                        walls[key].append(session.run_s - before)
                     log(f"{key}: " + ", ".join(f"{w:.2f}" for w in walls[key]) + " s")
     finally:
         if saved is None:
@@ -149,10 +149,6 @@ def bench_headline(build_root, repeats, log):
         else:
             os.environ["OMP_WAIT_POLICY"] = saved
     return walls
-
-
-def session_run_s(session):
-    return sum(p.run_s for p in session.programs)
 
 
 # ----------------------------------------------------------------------------

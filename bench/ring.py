@@ -125,14 +125,11 @@ def brianlab_row(params, device, threads=0, repeats=2, warmup=None):
         ring_spiking.simulate(warmup if warmup is not None else params, session)
         walls, cpus, result = [], [], None
         for repeat in range(repeats):
-            program_runs = [p.run_s for p in session.programs]
             session.seed = repeat
-            cpu = children_cpu_s()
+            cpu, run_s = children_cpu_s(), session.run_s
             result = ring_spiking.simulate(params, session)
             cpus.append(children_cpu_s() - cpu)
-            program = session.programs[-1]
-            before = program_runs[-1] if len(program_runs) == len(session.programs) else 0.0
-            walls.append(program.run_s - before)
+            walls.append(session.run_s - run_s)
         build_s = session.programs[-1].build_s
     m = result.metrics
     label = device if device == "runtime" else (f"{device} (no OpenMP)" if threads == 0 else

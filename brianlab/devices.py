@@ -427,6 +427,11 @@ class DeviceSession:
         return self.name in ("cpp_standalone", "cuda_standalone")
 
     @property
+    def run_s(self):
+        """Wall seconds spent running, summed over every program of this session (so far)."""
+        return sum(program.run_s for program in self.programs)
+
+    @property
     def report(self):
         """Brian's ``report=`` argument for ``Network.run``."""
         return "stderr" if self.progress else None
