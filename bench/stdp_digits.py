@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from brianlab.devices import DeviceSession  # noqa: E402
 from brianlab.params import apply_assignments  # noqa: E402
-from models import stdp_digits  # noqa: E402
-from runs import stdp_shift  # noqa: E402
+from brianlab.models import stdp_digits  # noqa: E402
+from brianlab.runs import stdp_shift  # noqa: E402
 
 #: The shifted test distribution of the bench (one level of runs/stdp_shift.py).
 SHIFT = (0.5, "30*Hz")

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from brianlab import records
-from brianlab.cli import run_model
+from brianlab.runner import run_model
 from brianlab.devices import DeviceOptions
 from brianlab.model import get_model
 from brianlab.params import apply_assignments

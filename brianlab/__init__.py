@@ -1,7 +1,18 @@
 """brianlab: classic spiking-network models on Brian2, one flag from CPU to GPU.
 
+As a library::
+
+    import brianlab
+    record = brianlab.run("lif", device="cpp_standalone", n_neurons=10)
+    record.metrics["mean_rate"]
+    again = brianlab.load(record.path)
+
 The pieces:
 
+- :mod:`brianlab.runner` -- :func:`run` and :func:`load`, and the run-and-record
+  steps the command line and the sweeps share;
+- :mod:`brianlab.model` -- the model contract and the plugin registry (entry-point
+  group ``brianlab.models``);
 - :mod:`brianlab.devices` -- the one module that selects a Brian2 device
   (``runtime``, ``cpp_standalone``, ``cuda_standalone``, ``genn``) and sets its
   preferences;
@@ -10,7 +21,19 @@ The pieces:
 - :mod:`brianlab.params` -- parameter dataclasses with units, and ``--set`` parsing;
 - :mod:`brianlab.records` -- run directories (``config.json``, ``metrics.json``,
   ``data.npz``, figures);
-- :mod:`brianlab.cli` -- the ``brianlab`` command line.
+- :mod:`brianlab.sweep` -- parameter sweeps on Dask;
+- :mod:`brianlab.cli` -- the ``brianlab`` command line (only ``__main__`` imports it).
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["run", "load", "__version__"]
+
+
+def __getattr__(name):
+    # run and load import Brian; keep 'import brianlab' itself light.
+    if name in ("run", "load"):
+        from brianlab import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'brianlab' has no attribute {name!r}")

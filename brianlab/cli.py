@@ -23,189 +23,11 @@ import sys
 import time
 from pathlib import Path
 
-from brianlab import devices
+from brianlab import devices, runner
+from brianlab.arguments import add_device_arguments, device_options
 from brianlab.errors import BrianlabError
 
-__all__ = ["main", "add_device_arguments", "device_options", "run_model", "record_run", "session_counters"]
-
-
-# ----------------------------------------------------------------------------
-# arguments shared with runs/ scripts
-# ----------------------------------------------------------------------------
-
-
-def add_device_arguments(parser):
-    """Add ``--device`` and the device options to an argparse parser."""
-    group = parser.add_argument_group("device")
-    group.add_argument(
-        "--device",
-        default=None,
-        help=f"one of {', '.join(devices.DEVICE_NAMES)} (default: ${devices.ENV_VAR} or runtime)",
-    )
-    group.add_argument("--threads", type=int, default=0, help="cpp_standalone: OpenMP threads (0: none)")
-    group.add_argument("--build-dir", type=Path, default=None, help="standalone: build the project here")
-    group.add_argument("--gpu-id", type=int, default=None, help="cuda_standalone: GPU to run on")
-    group.add_argument(
-        "--compute-capability", type=float, default=None, help="cuda_standalone: compile for this (e.g. 9.0)"
-    )
-    group.add_argument(
-        "--compile-only", action="store_true", help="standalone: generate and compile, do not run"
-    )
-    group.add_argument(
-        "--codegen", default="auto", choices=("auto", "cython", "numpy"), help="runtime: code generation target"
-    )
-    return parser
-
-
-def device_options(args):
-    """:class:`~brianlab.devices.DeviceOptions` from parsed arguments."""
-    return devices.DeviceOptions(
-        threads=args.threads,
-        build_dir=args.build_dir,
-        gpu_id=args.gpu_id,
-        compute_capability=args.compute_capability,
-        compile_only=args.compile_only,
-        codegen_target=args.codegen,
-    )
-
-
-# ----------------------------------------------------------------------------
-# running one model into a run directory
-# ----------------------------------------------------------------------------
-
-
-def run_model(model, params, device, options, seed=0, out=None, from_dir=None, progress=True, log=None):
-    """Build, run and record ``model``; return ``(run_dir, metrics)``.
-
-    Parameters
-    ----------
-    model : brianlab.model.Model
-    params : instance of ``model.params``
-    device : str
-        A device name (see :mod:`brianlab.devices`).
-    options : brianlab.devices.DeviceOptions
-    seed : int
-    out : Path, optional
-        The run directory (must not exist). Default: a new one under ``results/``.
-    from_dir : Path, optional
-        A previous run of the same model to start from (``--from``).
-    progress : bool
-        Show Brian's progress reports on stderr.
-    log : callable, optional
-        Called with one-line status messages.
-
-    Raises
-    ------
-    BrianlabError
-        For anything the user can fix; nothing is written then.
-    """
-    from brianlab import records
-
-    log = log or (lambda message: None)
-    device = devices.resolve_name(device)
-    devices.require(device, options)
-    previous = None
-    if from_dir is not None:
-        if not model.accepts_from:
-            raise BrianlabError(f"model {model.name!r} does not start from a previous run; leave out --from")
-        previous = records.load_run(from_dir, model)
-    final = Path(out) if out is not None else records.default_run_dir(model.name, device, seed)
-    staged = records.StagedRun(final)
-    try:
-        session = devices.DeviceSession(device, options, build_root=staged.path / "build", seed=seed, progress=progress)
-        with session:
-            path, metrics = record_run(model, params, session, staged, previous)
-    except BrianlabError:
-        staged.discard()
-        raise
-    except BaseException:
-        if staged.path.exists():
-            log(f"run failed; its partial output is kept at {staged.path}")
-        raise
-    if metrics.get("compiled_only"):
-        log(f"compiled {model.name} for {device} (not run: --compile-only); build in {final / 'build'}")
-    return path, metrics
-
-
-def record_run(model, params, session, staged, previous=None, extra_config=None, since=None, figures=True):
-    """Simulate ``params`` on an open session, record the run in ``staged`` and commit it.
-
-    The session stays open, so a caller that records many runs of one network
-    shape (a sweep) compiles it once: each run reruns the compiled project.
-
-    Parameters
-    ----------
-    model : brianlab.model.Model
-    params : instance of ``model.params``
-    session : brianlab.devices.DeviceSession
-        Active (inside its ``with`` block); ``session.seed`` is the run's seed.
-    staged : brianlab.records.StagedRun
-        Where the run is written; committed (renamed into place) at the end.
-    previous : brianlab.model.RunRecord, optional
-        The run to start from (``--from``).
-    extra_config : dict, optional
-        More entries for ``config.json``.
-    since : optional
-        A :func:`session_counters` snapshot: count builds, runs and wall time
-        from there (a build made for this run just before it). Default: now.
-    figures : bool
-        Draw the model's figures (``brianlab plot RUN_DIR`` can draw them later).
-
-    Returns
-    -------
-    (Path, dict)
-        The committed run directory and its metrics. ``build_wall_s``,
-        ``run_wall_s``, ``n_builds``, ``n_compiles`` and ``n_runs`` count this run
-        only, not earlier runs on the same session.
-    """
-    from brianlab import records
-    from brianlab.params import to_json
-    from brianlab.simulation import CompileOnly
-
-    from_run = None if previous is None else previous.path
-    config = records.config_record(model.name, to_json(params), session.name, session.options, session.seed, from_run)
-    config.update(extra_config or {})
-    staged.write_json(records.CONFIG, config)
-    start, before = since or session_counters(session)
-    try:
-        result = model.simulate(params, session, previous)
-    except CompileOnly as done:
-        metrics = {"compiled_only": True, "project": str(Path(done.directory)), "build_wall_s": done.build_s}
-        staged.write_json(records.METRICS, metrics)
-        return staged.commit(), metrics
-    metrics = dict(result.metrics)
-    metrics.update(_timings(session, time.perf_counter() - start, before))
-    metrics["device"] = session.name
-    staged.write_json(records.METRICS, metrics)
-    staged.write_arrays(result.arrays)
-    if figures:
-        model.figures(records.load_run(staged.path, model), staged.path / records.FIGURES)
-    return staged.commit(), metrics
-
-
-_COUNTERS = ("build_s", "run_s", "n_builds", "n_compiles", "n_runs")
-
-
-def session_counters(session):
-    """(time, {program id: its counters}): to tell one run's share from a session's totals."""
-    return time.perf_counter(), {id(p): [getattr(p, name) for name in _COUNTERS] for p in session.programs}
-
-
-def _timings(session, total_s, before=None):
-    totals = [0] * len(_COUNTERS)
-    for program in session.programs:
-        earlier = (before or {}).get(id(program), [0] * len(_COUNTERS))
-        for k, name in enumerate(_COUNTERS):
-            totals[k] += getattr(program, name) - earlier[k]
-    build_s, run_s, n_builds, n_compiles, n_runs = totals
-    return {
-        "build_wall_s": build_s,
-        "run_wall_s": run_s,
-        "total_wall_s": total_s,
-        "n_builds": n_builds,
-        "n_compiles": n_compiles,
-        "n_runs": n_runs,
-    }
+__all__ = ["main"]
 
 
 # ----------------------------------------------------------------------------
@@ -264,7 +86,7 @@ def cmd_run(args):
     model = get_model(args.model)
     params = apply_assignments(model.params, args.set)
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731  (stdout is for --json)
-    path, metrics = run_model(
+    path, metrics = runner.run_model(
         model,
         params,
         args.device,
@@ -362,7 +184,7 @@ def cmd_demo(args):
         device = "runtime"
     model = get_model(name)
     print(f"demo: {name} on {device} ({model.summary})", file=sys.stderr)
-    path, metrics = run_model(model, model.params(), device, devices.DeviceOptions(), seed=args.seed,
+    path, metrics = runner.run_model(model, model.params(), device, devices.DeviceOptions(), seed=args.seed,
                               log=lambda m: print(m, file=sys.stderr))
     _print_summary(path, metrics)
     return 0

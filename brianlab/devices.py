@@ -33,6 +33,8 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import brian2 as b2
@@ -366,6 +368,35 @@ def require(name, options=None):
 # ----------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class SessionCounters:
+    """A snapshot of a session's build and run counters (:meth:`DeviceSession.counters`)."""
+
+    time: float  #: ``time.perf_counter()`` when taken
+    programs: Mapping[int, tuple]  #: program id -> its (build_s, run_s, n_builds, n_compiles, n_runs)
+
+    def since(self, earlier: "SessionCounters | None") -> dict:
+        """What happened between ``earlier`` and this snapshot, as metrics (``build_wall_s``, ...)."""
+        totals = [0] * len(_COUNTERS)
+        before = earlier.programs if earlier is not None else {}
+        for key, values in self.programs.items():
+            previous = before.get(key, (0,) * len(_COUNTERS))
+            for k, value in enumerate(values):
+                totals[k] += value - previous[k]
+        build_s, run_s, n_builds, n_compiles, n_runs = totals
+        return {
+            "build_wall_s": build_s,
+            "run_wall_s": run_s,
+            "total_wall_s": self.time - (earlier.time if earlier is not None else self.time),
+            "n_builds": n_builds,
+            "n_compiles": n_compiles,
+            "n_runs": n_runs,
+        }
+
+
+_COUNTERS = ("build_s", "run_s", "n_builds", "n_compiles", "n_runs")
+
+
 class DeviceSession:
     """One device, active from ``__enter__`` to ``__exit__``.
 
@@ -430,6 +461,13 @@ class DeviceSession:
     def run_s(self):
         """Wall seconds spent running, summed over every program of this session (so far)."""
         return sum(program.run_s for program in self.programs)
+
+    def counters(self) -> SessionCounters:
+        """A snapshot of every program's build and run counters, to tell one run's share of the session."""
+        return SessionCounters(
+            time.perf_counter(),
+            {id(p): tuple(getattr(p, name) for name in _COUNTERS) for p in self.programs},
+        )
 
     @property
     def report(self):

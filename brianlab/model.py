@@ -1,14 +1,17 @@
-"""What a model module provides, and how the command line finds it.
+"""What a model provides, and how brianlab finds it.
 
-Each module in ``models/`` ends with a ``MODEL = Model(...)`` naming its
-parameters class, its ``simulate`` function and its ``figures`` function;
-``models/__init__.py`` lists the modules by command-line name.
+A model is a :class:`Model` object registered under the entry-point group
+``brianlab.models`` (``[project.entry-points."brianlab.models"]`` in a package's
+``pyproject.toml``: ``NAME = "package.module:MODEL"``). brianlab's own models are
+registered by brianlab's ``pyproject.toml``; a third-party package adds a model
+the same way, without touching brianlab. :func:`register` adds one in-process
+(a notebook, a test).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
+import importlib.metadata
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -83,25 +86,47 @@ class Model:
     sweepable: tuple = ()
 
 
-def model_names():
-    """The command-line names of all models, in listing order."""
-    from models import MODELS
+#: The entry-point group that models register under.
+ENTRY_POINT_GROUP = "brianlab.models"
 
-    return list(MODELS)
+_REGISTERED: dict[str, Model] = {}
 
 
-def get_model(name):
-    """The :class:`Model` called ``name``.
+def register(model: Model) -> Model:
+    """Register ``model`` in this process (as an entry point would); returns it."""
+    _REGISTERED[model.name] = model
+    return model
+
+
+def _entry_points() -> dict:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def model_names() -> list[str]:
+    """The names of all registered models, in listing order (installed first, then :func:`register`-ed)."""
+    return list(dict.fromkeys([*_entry_points(), *_REGISTERED]))
+
+
+def get_model(name: str) -> Model:
+    """The :class:`Model` registered as ``name``.
 
     Raises
     ------
     BrianlabError
-        If there is no such model (the message lists the known ones).
+        If there is no such model (the message lists the known ones), or its
+        entry point does not load a :class:`Model`.
     """
-    from models import MODELS
-
-    if name not in MODELS:
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    points = _entry_points()
+    if name not in points:
         raise BrianlabError(
-            f"unknown model {name!r}; choose one of: {', '.join(MODELS)} (see 'brianlab list')"
+            f"unknown model {name!r}; choose one of: {', '.join(model_names())} (see 'brianlab list')"
         )
-    return importlib.import_module(MODELS[name]).MODEL
+    model = points[name].load()
+    if not isinstance(model, Model) or model.name != name:
+        raise BrianlabError(
+            f"entry point {name!r} of group {ENTRY_POINT_GROUP!r} ({points[name].value}) is not a "
+            f"brianlab Model named {name!r}; fix the package that declares it"
+        )
+    return model

@@ -210,22 +210,24 @@ def _convert(name, text, default, annotation):
     if typing.get_origin(annotation) is typing.Literal:
         choices = typing.get_args(annotation)
         for choice in choices:
-            if str(choice) == text:
+            if str(choice) == str(text):
                 return choice
         raise BrianlabError(
             f"parameter {name!r} must be one of {', '.join(map(str, choices))}; got {text!r}"
         )
     if isinstance(default, bool) or annotation is bool:
-        lowered = text.strip().lower()
+        if isinstance(text, (bool, np.bool_)):
+            return bool(text)
+        lowered = str(text).strip().lower()
         if lowered in _TRUE:
             return True
         if lowered in _FALSE:
             return False
         raise BrianlabError(f"parameter {name!r} is true or false; got {text!r}")
     if isinstance(default, str) or annotation is str:
-        return text
+        return str(text)
     try:
-        value = parse_quantity(text)
+        value = parse_quantity(text) if isinstance(text, str) else text
     except ValueError as exc:
         raise BrianlabError(f"parameter {name!r}: {exc}") from None
     except ZeroDivisionError:
@@ -273,6 +275,31 @@ def apply_assignments(cls, assignments, base=None):
     """
     base = cls() if base is None else base
     changes = parse_assignments(cls, assignments, base)
+    try:
+        return dataclasses.replace(base, **changes)
+    except (ValueError, TypeError) as exc:
+        raise BrianlabError(f"invalid parameters: {exc}") from None
+
+
+def apply_values(cls, values, base=None):
+    """Return ``base`` (default: ``cls()``) with ``{name: value}`` applied, as :func:`apply_assignments`.
+
+    A value may be a string, read as on the command line (``"20*ms"``), or a
+    Python value (a Brian quantity, a number, a bool); either is checked for its
+    name, dimension and kind.
+
+    Raises
+    ------
+    BrianlabError
+        For an unknown name, a wrong unit or kind, or a value the model rejects.
+    """
+    base = cls() if base is None else base
+    texts = [f"{name}={value}" for name, value in values.items() if isinstance(value, str)]
+    changes = parse_assignments(cls, texts, base)
+    for name, value in values.items():
+        if not isinstance(value, str):
+            changes[name] = _convert(name, value, getattr(base, name), _field_types(cls)[name]) \
+                if name in _field_types(cls) else parse_assignments(cls, [f"{name}=0"], base)
     try:
         return dataclasses.replace(base, **changes)
     except (ValueError, TypeError) as exc:

@@ -367,14 +367,13 @@ def _compile_shape(model, chunk, point, session):
     through ``run_args``; compiling each shape from the same values makes its
     code the same whichever point comes first, so a build slot that holds the
     shape already has nothing to compile. Returns the counters to charge the
-    build to the point (:func:`brianlab.cli.session_counters`), or None if the
+    build to the point (:meth:`~brianlab.devices.DeviceSession.counters`), or None if the
     build failed.
     """
-    from brianlab.cli import session_counters
     from brianlab.params import apply_assignments
     from brianlab.simulation import CompileOnly
 
-    since = session_counters(session)
+    since = session.counters()
     if not session.supports_run_args:
         return since
     defaults = model.params()
@@ -397,7 +396,7 @@ def _compile_shape(model, chunk, point, session):
 
 
 def _run_point(model, chunk, point, session, worker, since=None):
-    from brianlab.cli import record_run
+    from brianlab.runner import record_run
     from brianlab.params import apply_assignments
 
     out = Path(chunk.out)

@@ -1,9 +1,4 @@
-"""Equation-string models, by command-line name (each module defines ``MODEL``)."""
+"""brianlab's own models, installed as ``brianlab.models`` (each module defines ``MODEL``).
 
-MODELS = {
-    "lif": "models.lif",
-    "stdp-digits": "models.stdp_digits",
-    "hh-poisson": "models.hh_poisson",
-    "ring": "models.ring",
-    "ring-spiking": "models.ring_spiking",
-}
+They are registered by the entry-point group ``brianlab.models`` in ``pyproject.toml``.
+"""

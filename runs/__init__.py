@@ -1,1 +1,1 @@
-"""Experiment scripts: ``python -m runs.NAME --help``."""
+"""Experiment scripts, installed as ``brianlab.runs`` (``python -m brianlab.runs.NAME --help``)."""

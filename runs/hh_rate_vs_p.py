@@ -9,8 +9,8 @@ sweep compiles once. At the smallest input count the explicit mode (every train
 and transmission draw simulated) is run too, as a check that both modes give
 the same rates.
 
-    python -m runs.hh_rate_vs_p --device cpp_standalone --out results/hh_rate_vs_p
-    python -m runs.hh_rate_vs_p --set n_neurons=50 --set duration=200*ms   # quicker
+    python -m brianlab.runs.hh_rate_vs_p --device cpp_standalone --out results/hh_rate_vs_p
+    python -m brianlab.runs.hh_rate_vs_p --set n_neurons=50 --set duration=200*ms   # quicker
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from brianlab import devices, plotting
 from brianlab.devices import DeviceSession
 from brianlab.params import apply_assignments
-from models import hh_poisson as hp
+from brianlab.models import hh_poisson as hp
 
 INPUTS = (100, 1000, 5000)
 P_VALUES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)

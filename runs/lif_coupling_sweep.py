@@ -8,7 +8,7 @@ coupling (``w_syn=0``) the rate follows the single-neuron f-I curve; the figure
 shows how far excitation lifts it. The sweep itself is an ordinary
 ``brianlab sweep`` directory under ``--out`` (resumable: run the command again).
 
-    python -m runs.lif_coupling_sweep --device cpp_standalone --out results/lif_coupling --workers 2
+    python -m brianlab.runs.lif_coupling_sweep --device cpp_standalone --out results/lif_coupling --workers 2
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from brianlab import plotting
-from brianlab.cli import add_device_arguments, device_options
+from brianlab.arguments import add_device_arguments, device_options
 from brianlab.sweep import plot_metric, run_sweep
 
 #: The network: coupled, noisy, small enough for a laptop.

@@ -5,7 +5,7 @@ devices must agree spike for spike) is run on each runnable device; the script
 saves one run directory per device under ``--out`` and a figure comparing the
 spike counts and wall times.
 
-    python -m runs.lif_devices --out results/lif_devices --set n_neurons=500
+    python -m brianlab.runs.lif_devices --out results/lif_devices --set n_neurons=500
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from brianlab import devices, plotting
-from brianlab.cli import run_model
+from brianlab.runner import run_model
 from brianlab.model import get_model
 from brianlab.params import apply_assignments
 from brianlab.records import load_run

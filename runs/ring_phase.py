@@ -20,7 +20,7 @@ Two sweeps of the recurrent kernel ``J(dx) = J_0 + J_1 exp(-dx^2/(2 sigma_J^2))`
 The classes are the model's ``regime`` metric. The figure marks the published
 parameters and the documented attractor set (``models.ring.ATTRACTOR``).
 
-    python -m runs.ring_phase --device cpp_standalone --out results/ring_phase --workers 2
+    python -m brianlab.runs.ring_phase --device cpp_standalone --out results/ring_phase --workers 2
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
 
 from brianlab import plotting
-from brianlab.cli import add_device_arguments, device_options
+from brianlab.arguments import add_device_arguments, device_options
 from brianlab.sweep import run_sweep
-from models.ring import REGIMES
+from brianlab.models.ring import REGIMES
 
 J_1 = ["0", "2", "4", "6", "8", "10", "12", "16", "20", "24", "28", "32"]
 J_0 = ["0", "-2.5", "-5", "-7.5", "-10", "-12.5", "-15"]

@@ -16,7 +16,7 @@ trained once, then every shift level is tested from that trained state (as
 ``--from`` with ``epochs=0`` does), all in one device session, so a
 standalone project is compiled once.
 
-    python -m runs.stdp_shift --device cpp_standalone --seed 0 --seeds 3 --out results/stdp_shift
+    python -m brianlab.runs.stdp_shift --device cpp_standalone --seed 0 --seeds 3 --out results/stdp_shift
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from brianlab import plotting
-from brianlab.cli import add_device_arguments, device_options
+from brianlab.arguments import add_device_arguments, device_options
 from brianlab.devices import DeviceSession
 from brianlab.model import RunRecord
 from brianlab.params import apply_assignments
 from brianlab.records import jsonable
-from models import stdp_digits
+from brianlab.models import stdp_digits
 
 #: (contrast, background noise rate) of the test images, from no shift to a strong one.
 SHIFTS = ((1.0, "0*Hz"), (0.8, "10*Hz"), (0.6, "20*Hz"), (0.5, "30*Hz"), (0.4, "40*Hz"))

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from brianlab import cli, devices
+from brianlab import devices
+from brianlab.__main__ import main as brianlab_main
 
 
 def device_params(*names):
@@ -28,7 +29,7 @@ def brianlab_cli(capsys):
     """Run ``brianlab ARGS`` in-process; return (exit code, stdout, stderr)."""
 
     def run(*args):
-        code = cli.main([str(a) for a in args])
+        code = brianlab_main([str(a) for a in args])
         out, err = capsys.readouterr()
         return code, out, err
 

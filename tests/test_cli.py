@@ -49,7 +49,7 @@ def test_an_existing_run_directory_is_never_overwritten(brianlab_cli, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "nosuchmodel"], "unknown model 'nosuchmodel'; choose one of: lif"),
+        (["run", "nosuchmodel"], "unknown model 'nosuchmodel'; choose one of: hh-poisson, lif,"),
         (["run", "lif", "--set", "tau_m=10"], "parameter 'tau_m' needs a unit: it is a time (s), e.g. tau_m=10*ms"),
         (["run", "lif", "--set", "tau_m=10*mV"], "parameter 'tau_m' has the wrong unit"),
         (["run", "lif", "--set", "tau=10*ms"], "unknown parameter 'tau'; valid names: n_neurons, tau_m,"),
@@ -102,7 +102,8 @@ def test_plot_redraws_a_saved_run_into_a_new_directory(brianlab_cli, tmp_path):
 
 def test_list_and_show(brianlab_cli):
     code, out, _ = brianlab_cli("list")
-    assert code == 0 and out.startswith("lif ")
+    names = [line.split()[0] for line in out.splitlines()]
+    assert code == 0 and set(names) >= {"lif", "stdp-digits", "hh-poisson", "ring", "ring-spiking"}
     code, out, _ = brianlab_cli("show", "lif")
     assert code == 0 and "tau_m" in out and "membrane time constant" in out and "10*ms" in out
 

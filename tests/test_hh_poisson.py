@@ -14,7 +14,7 @@ from scipy.integrate import solve_ivp
 from brianlab import devices
 from brianlab.devices import DeviceSession
 from brianlab.params import apply_assignments
-from models import hh_poisson as hp
+from brianlab.models import hh_poisson as hp
 
 from conftest import read_json
 

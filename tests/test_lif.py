@@ -7,7 +7,7 @@ from brian2 import mV
 from brianlab.devices import DeviceOptions, DeviceSession
 from brianlab.params import apply_assignments
 from brianlab.simulation import Program
-from models import lif
+from brianlab.models import lif
 
 from conftest import RUNNABLE, device_params
 

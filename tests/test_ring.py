@@ -13,7 +13,7 @@ from scipy import optimize
 from brianlab import devices
 from brianlab.devices import DeviceSession
 from brianlab.params import apply_assignments
-from models import ring
+from brianlab.models import ring
 
 from conftest import device_params, read_json
 

@@ -16,7 +16,7 @@ import pytest
 from brianlab.devices import DeviceOptions, DeviceSession
 from brianlab.errors import BrianlabError
 from brianlab.params import apply_assignments
-from models import ring_spiking
+from brianlab.models import ring_spiking
 
 from conftest import read_json
 

@@ -13,7 +13,7 @@ import pytest
 from brianlab.devices import DeviceSession
 from brianlab.model import RunRecord
 from brianlab.params import apply_assignments
-from models import stdp_digits
+from brianlab.models import stdp_digits
 
 from conftest import RUNNABLE, read_json
 

@@ -272,7 +272,7 @@ def test_an_unreachable_scheduler_is_one_line(brianlab_cli, tmp_path):
 
 
 def test_the_grid_is_the_cartesian_product_times_the_seeds():
-    from models import lif
+    from brianlab.models import lif
 
     texts, values = sweep._normalise_grid(lif.MODEL, {"drive_max": ["20*mV", "30*mV"], "k_conn": ["0", "2"]}, ())
     points, shapes, errors = sweep._plan(lif.MODEL, texts, values, [0, 1, 2], (), "cpp_standalone", DeviceOptions())

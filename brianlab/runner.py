@@ -1,0 +1,207 @@
+"""Running a model and recording it as a run directory: the library's core verbs.
+
+:func:`run` is what a notebook calls; :func:`run_model` and :func:`record_run` are
+the pieces the command line and the sweep workers share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from brianlab import devices, records
+from brianlab.errors import BrianlabError
+from brianlab.model import Model, RunRecord, get_model
+from brianlab.params import apply_values, to_json
+from brianlab.simulation import CompileOnly
+
+__all__ = ["run", "load", "run_model", "record_run"]
+
+
+def run(
+    model: str | Model,
+    device: str | None = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+    from_dir: str | Path | None = None,
+    progress: bool = False,
+    options: devices.DeviceOptions | None = None,
+    **params: Any,
+) -> RunRecord:
+    """Build, run and record one model, as ``brianlab run`` does; return the saved run.
+
+    Parameters
+    ----------
+    model : str or Model
+        A registered model name (``"lif"``) or a :class:`~brianlab.model.Model`.
+    device : str, optional
+        A device name; default ``$BRIANLAB_DEVICE``, else ``runtime``.
+    seed : int
+        The seed of every random source.
+    out : path, optional
+        The run directory (must not exist); default a new one under ``results/``.
+    from_dir : path, optional
+        A previous run to start from (models that accept ``--from``).
+    progress : bool
+        Show progress on stderr.
+    options : DeviceOptions, optional
+        Threads, build directory, GPU and so on.
+    **params
+        Parameter values by name: Brian quantities (``tau_m=20*ms``), plain numbers
+        for unitless parameters, or strings as on the command line (``"20*ms"``).
+
+    Returns
+    -------
+    RunRecord
+        The run as saved (config, metrics and arrays read back from disk).
+
+    Raises
+    ------
+    BrianlabError
+        For anything the user can fix (an unknown name, a wrong unit, an existing
+        ``out``); nothing is written then.
+    """
+    model = get_model(model) if isinstance(model, str) else model
+    values = apply_values(model.params, params)
+    path, _ = run_model(model, values, device, options or devices.DeviceOptions(), seed=seed, out=out,
+                        from_dir=from_dir, progress=progress)
+    return records.load_run(path, model)
+
+
+def load(run_dir: str | Path) -> RunRecord:
+    """Read a saved run directory back, its parameters as its model's parameters class.
+
+    Raises
+    ------
+    BrianlabError
+        If ``run_dir`` is not a complete run directory of a registered model.
+    """
+    model_name = records.load_run(run_dir).config.get("model")
+    if not isinstance(model_name, str):
+        raise BrianlabError(f"{run_dir}: its config.json names no model; it is not a brianlab run")
+    return records.load_run(run_dir, get_model(model_name))
+
+
+
+
+def run_model(
+    model: Model,
+    params: Any,
+    device: str | None,
+    options: devices.DeviceOptions,
+    seed: int = 0,
+    out: str | Path | None = None,
+    from_dir: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> tuple[Path, dict]:
+    """Build, run and record ``model``; return ``(run_dir, metrics)``.
+
+    Parameters
+    ----------
+    model : brianlab.model.Model
+    params : instance of ``model.params``
+    device : str
+        A device name (see :mod:`brianlab.devices`).
+    options : brianlab.devices.DeviceOptions
+    seed : int
+    out : Path, optional
+        The run directory (must not exist). Default: a new one under ``results/``.
+    from_dir : Path, optional
+        A previous run of the same model to start from (``--from``).
+    progress : bool
+        Show Brian's progress reports on stderr.
+    log : callable, optional
+        Called with one-line status messages.
+
+    Raises
+    ------
+    BrianlabError
+        For anything the user can fix; nothing is written then.
+    """
+    log = log or (lambda message: None)
+    device = devices.resolve_name(device)
+    devices.require(device, options)
+    previous = None
+    if from_dir is not None:
+        if not model.accepts_from:
+            raise BrianlabError(f"model {model.name!r} does not start from a previous run; leave out --from")
+        previous = records.load_run(from_dir, model)
+    final = Path(out) if out is not None else records.default_run_dir(model.name, device, seed)
+    staged = records.StagedRun(final)
+    try:
+        session = devices.DeviceSession(device, options, build_root=staged.path / "build", seed=seed, progress=progress)
+        with session:
+            path, metrics = record_run(model, params, session, staged, previous)
+    except BrianlabError:
+        staged.discard()
+        raise
+    except BaseException:
+        if staged.path.exists():
+            log(f"run failed; its partial output is kept at {staged.path}")
+        raise
+    if metrics.get("compiled_only"):
+        log(f"compiled {model.name} for {device} (not run: --compile-only); build in {final / 'build'}")
+    return path, metrics
+
+
+def record_run(
+    model: Model,
+    params: Any,
+    session: devices.DeviceSession,
+    staged: records.StagedRun,
+    previous: RunRecord | None = None,
+    extra_config: Mapping[str, Any] | None = None,
+    since: devices.SessionCounters | None = None,
+    figures: bool = True,
+) -> tuple[Path, dict]:
+    """Simulate ``params`` on an open session, record the run in ``staged`` and commit it.
+
+    The session stays open, so a caller that records many runs of one network
+    shape (a sweep) compiles it once: each run reruns the compiled project.
+
+    Parameters
+    ----------
+    model : brianlab.model.Model
+    params : instance of ``model.params``
+    session : brianlab.devices.DeviceSession
+        Active (inside its ``with`` block); ``session.seed`` is the run's seed.
+    staged : brianlab.records.StagedRun
+        Where the run is written; committed (renamed into place) at the end.
+    previous : brianlab.model.RunRecord, optional
+        The run to start from (``--from``).
+    extra_config : dict, optional
+        More entries for ``config.json``.
+    since : optional
+        A :meth:`~brianlab.devices.DeviceSession.counters` snapshot: count builds,
+        runs and wall time from there (a build made for this run just before it). Default: now.
+    figures : bool
+        Draw the model's figures (``brianlab plot RUN_DIR`` can draw them later).
+
+    Returns
+    -------
+    (Path, dict)
+        The committed run directory and its metrics. ``build_wall_s``,
+        ``run_wall_s``, ``n_builds``, ``n_compiles`` and ``n_runs`` count this run
+        only, not earlier runs on the same session.
+    """
+    from_run = None if previous is None else previous.path
+    config = records.config_record(model.name, to_json(params), session.name, session.options, session.seed, from_run)
+    config.update(extra_config or {})
+    staged.write_json(records.CONFIG, config)
+    since = since or session.counters()
+    try:
+        result = model.simulate(params, session, previous)
+    except CompileOnly as done:
+        metrics = {"compiled_only": True, "project": str(Path(done.directory)), "build_wall_s": done.build_s}
+        staged.write_json(records.METRICS, metrics)
+        return staged.commit(), metrics
+    metrics = dict(result.metrics)
+    metrics.update(session.counters().since(since))
+    metrics["device"] = session.name
+    staged.write_json(records.METRICS, metrics)
+    staged.write_arrays(result.arrays)
+    if figures:
+        model.figures(records.load_run(staged.path, model), staged.path / records.FIGURES)
+    return staged.commit(), metrics
