@@ -20,7 +20,6 @@ import argparse
 import datetime
 import json
 import sys
-import time
 from pathlib import Path
 
 from brianlab import devices, runner

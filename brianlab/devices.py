@@ -375,7 +375,7 @@ class SessionCounters:
     time: float  #: ``time.perf_counter()`` when taken
     programs: Mapping[int, tuple]  #: program id -> its (build_s, run_s, n_builds, n_compiles, n_runs)
 
-    def since(self, earlier: "SessionCounters | None") -> dict:
+    def since(self, earlier: SessionCounters | None) -> dict:
         """What happened between ``earlier`` and this snapshot, as metrics (``build_wall_s``, ...)."""
         totals = [0] * len(_COUNTERS)
         before = earlier.programs if earlier is not None else {}
@@ -456,6 +456,11 @@ class DeviceSession:
     def supports_run_args(self):
         """Whether a built project can be rerun with new values (Brian's ``run_args``)."""
         return self.name in ("cpp_standalone", "cuda_standalone")
+
+    @property
+    def simd(self) -> bool:
+        """Whether models should use the vectorised C++ math of :mod:`brianlab.simd` (cpp_standalone)."""
+        return self.name == "cpp_standalone"
 
     @property
     def run_s(self):

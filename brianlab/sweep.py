@@ -256,7 +256,7 @@ def _normalise_grid(model, grid, fixed):
 
 def _plan(model, texts, values, seeds, fixed, device, options):
     """The points, each point's shape (None where its parameters are invalid) and their errors."""
-    from brianlab.params import apply_assignments, parse_assignments, structure_key
+    from brianlab.params import apply_assignments, parse_assignments
 
     fixed_canonical = {k: _canonical(v) for k, v in parse_assignments(model.params, fixed).items()}
     options_key = _options_key(device, options)
@@ -268,7 +268,7 @@ def _plan(model, texts, values, seeds, fixed, device, options):
         canonical = {n: _canonical(values[n][k]) for n, k in zip(names, combo)}
         try:
             params = apply_assignments(model.params, [*fixed, *assignments])
-            shape = _shape_name(model, structure_key(params, model.sweepable), options_key)
+            shape = _shape_name(model, model.program_key(params), options_key)
         except BrianlabError as exc:
             shape, error = None, str(exc)
         for seed in seeds:
@@ -379,7 +379,7 @@ def _compile_shape(model, chunk, point, session):
     defaults = model.params()
     try:
         params = apply_assignments(model.params, [*chunk.fixed, *point.assignments])
-        params = dataclasses.replace(params, **{name: getattr(defaults, name) for name in model.sweepable})
+        params = dataclasses.replace(params, **{name: getattr(defaults, name) for name in model.sweepable_names(params)})
     except (BrianlabError, ValueError, TypeError):
         return since  # the point itself will tell what is wrong
     options = session.options
@@ -396,8 +396,8 @@ def _compile_shape(model, chunk, point, session):
 
 
 def _run_point(model, chunk, point, session, worker, since=None):
-    from brianlab.runner import record_run
     from brianlab.params import apply_assignments
+    from brianlab.runner import record_run
 
     out = Path(chunk.out)
     final = out / RUNS / point.id

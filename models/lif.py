@@ -19,11 +19,11 @@ from typing import NamedTuple
 
 import brian2 as b2
 import numpy as np
-from brian2 import Hz, Quantity, mV, ms, second
+from brian2 import Hz, Quantity, ms, mV, second
 
 from brianlab import plotting
 from brianlab.model import Model, Result
-from brianlab.params import parameters, structure_key
+from brianlab.params import parameters
 
 LIF_EQS = """
 dv/dt = (E_L - v + drive) / tau_m : volt (unless refractory)
@@ -166,9 +166,7 @@ def run_values(params):
 
 def simulate(params, session, previous=None):
     """Run the ``lif`` model on ``session``'s device and collect its results."""
-    program = session.program(
-        lambda: build(params), params.duration, params.dt, tag="lif", key=("lif", structure_key(params, SWEEPABLE))
-    )
+    program = MODEL.program(session, params)
     monitors = program.run(run_values(params))
     duration = float(params.duration)
     counts = np.asarray(monitors.spikes.count[:])
@@ -245,4 +243,7 @@ MODEL = Model(
     simulate=simulate,
     figures=figures,
     sweepable=SWEEPABLE,
+    build=build,
+    run_values=run_values,
+    tiny={"n_neurons": "10", "duration": "100*ms"},
 )

@@ -46,7 +46,7 @@ from brian2 import Quantity, ms, second
 
 from brianlab import plotting
 from brianlab.model import Model, Result
-from brianlab.params import parameters, structure_key
+from brianlab.params import parameters
 
 # ----------------------------------------------------------------------------
 # equations (rates, inputs and positions are dimensionless, as in the paper)
@@ -112,7 +112,7 @@ class RingParams:
 
     N: int = 512  # number of units (positions)
     geometry: Literal["line", "ring"] = "line"  # line: x = linspace(-2, 2, N); ring: periodic, circumference 4
-    transfer: Literal["threshold-linear", "tanh"] = "threshold-linear"  # f(u): min([u]_+, r_max), or r_max*tanh([u]_+/r_max)
+    transfer: Literal["threshold-linear", "tanh"] = "threshold-linear"  # f(u): min([u]_+, r_max) or r_max*tanh([u]_+/r_max)
     r_max: float = 0.0  # saturation rate (0: none, threshold-linear as published; tanh needs > 0)
     T: float = 1.0  # threshold
     S_0: float = 0.46  # sensory input, constant part
@@ -433,9 +433,7 @@ REGIMES = ("stable", "bump", "divergent", "uniform", "unsettled")
 
 def simulate(params, session, previous=None):
     """Run the ``ring`` model on ``session``'s device and collect its results."""
-    program = session.program(
-        lambda: build(params), params.duration, params.dt, tag="ring", key=("ring", structure_key(params, SWEEPABLE))
-    )
+    program = MODEL.program(session, params)
     monitors = program.run(run_values(params))
     units = program.network["units"]
     R = np.array(units.R[:], dtype=float)
@@ -641,4 +639,7 @@ MODEL = Model(
     simulate=simulate,
     figures=figures,
     sweepable=SWEEPABLE,
+    build=build,
+    run_values=run_values,
+    tiny={"N": "64", "duration": "100*ms"},
 )

@@ -1,78 +1,20 @@
 """Spiking bump attractor for spatial working memory (``ring-spiking``).
 
-The network of Compte, Brunel, Goldman-Rakic & Wang (2000, *Cerebral Cortex*
-10:910), with the parameters of neurodynex3's ``working_memory_network``
-(Gerstner et al., *Neuronal Dynamics*, exercise 18): ``n_exc`` excitatory
-pyramidal cells with preferred angles evenly spaced on a ring and ``n_inh``
-interneurons, all conductance-based leaky integrate-and-fire neurons.
+Compte, Brunel, Goldman-Rakic & Wang (2000) with neurodynex3's parameters:
+``n_exc`` excitatory cells on a ring and ``n_inh`` interneurons, conductance-based
+LIF; external AMPA Poisson drive; E->E NMDA with a Gaussian angular kernel,
+E->I NMDA and I->E/I->I GABA all to all; a cue current (TimedArray) from
+``t_cue_start`` for ``cue_duration``, then ``delay``. The remembered angle is the
+population vector of the excitatory spikes in the last ``decode_window``.
 
-- Every neuron receives external Poisson drive through AMPA synapses
-  (``n_ext`` sources at ``rate_ext``).
-- E->E: saturating NMDA synapses (``s_nmda`` of the presynaptic cell, rise
-  ``x``), Mg-blocked, with a Gaussian profile over the angle difference,
-  ``W(d) = J_neg + (J_pos - J_neg) exp(-d^2 / (2 sigma_weight^2))``, ``J_neg``
-  chosen so that the profile averages to 1 (neurodynex3's normalisation).
-- E->I: the same NMDA gating, unstructured (all to all).
-- I->E and I->I: GABA synapses, all to all (no autapses).
-- A cue current ``cue_strength`` into the excitatory cells within
-  ``+-cue_width/2`` of ``cue_angle``, from ``t_cue_start`` for ``cue_duration``;
-  then a delay of ``delay``. The cue schedule is a TimedArray.
+The E->E sum runs in equation strings through ``2*n_modes + 1`` Fourier-mode
+units (summed variables into a ``modes`` group, read back as linked variables),
+GABA through a one-unit spike pool, so every device runs it; conductances are
+scaled from the published 2048 + 512 cells. On cpp_standalone without OpenMP the
+state updates use :mod:`brianlab.simd`.
 
-At the end of the delay the remembered angle is decoded by the population
-vector of the excitatory spikes in the last ``decode_window``.
-
-**The E->E sum without a network_operation.** neurodynex3 computes the
-structured NMDA input ``s_rec_i = sum_j W(theta_i - theta_j) s_j`` with an FFT
-in a Python ``network_operation`` every time step, which only runtime mode can
-run. Here it is written in equation strings: the kernel is translation
-invariant on the ring, so its discrete Fourier series
-
-    W(theta_i - theta_j) = a_0 + sum_{k=1..K} a_k [cos(k theta_i) cos(k theta_j)
-                                                 + sin(k theta_i) sin(k theta_j)]
-
-turns the sum into two layers through a small ``modes`` group of ``2K + 1``
-units: the projections ``c_m = sum_j basis_m(theta_j) s_j`` are summed variables
-(synapses ``syn_exc_modes``, ``basis`` = 1, ``cos(k theta)``, ``sin(k theta)``),
-which one unit (``mode_values``) copies into single values every step, and
-every cell reads those back as linked variables (``C0``, ``C1``, ``S1``, ...;
-linked to a one-unit group, each is one load per cell, not an index-array
-lookup and a gather) and computes ``s_rec_i = a_0 C_0 + sum_k a_k [cos(k theta_i) C_k +
-sin(k theta_i) S_k]`` once per step (``exc_recurrent``, a run_regularly
-operation). That is ``2 (2K+1) n_exc`` products per step instead of
-``n_exc^2``. With all ``n_exc/2`` modes it is the exact circular convolution
-neurodynex3 computes (up to its Nyquist term); keeping ``K = n_modes`` (default
-12) leaves out Fourier coefficients of a Gaussian of width ``sigma_weight``,
-which fall as ``exp(-k^2 sigma^2 / 2)``: for 20 degrees the largest kernel
-error is 5e-6 of ``J_pos`` (1e-4 for K = 10, 3e-9 for K = 16; metric
-``kernel_truncation_error``). The unstructured E->I
-NMDA input is the mode ``k = 0`` (``c_0 = sum_j s_j``), so it costs ``n_inh``
-synapses instead of ``n_exc n_inh``. Both layers run before the neurons are
-integrated within the same time step (their ``order``), so the input at step
-``n`` is computed from the gating variables at step ``n``, as in neurodynex3.
-
-GABA is all to all without delays, so every cell gets the same +1 per
-interneuron spike: the spikes of a step are counted once in a one-unit pool
-(``gaba_pool``) and added to every cell right after the synapses slot, the
-interneuron's own spike taken back at its reset (no autapses). These are the
-sums of neurodynex3's ``n_inh (n_exc + n_inh)`` on_pre synapses without their
-memory; a 512 + 128 ring gives the same spikes both ways.
-
-Conductances are given at the published size (2048 E, 512 I) and scaled by
-``2048/n_exc`` (from E) and ``512/n_inh`` (from I) for smaller networks, as
-neurodynex3's ``weight_scaling_factor`` does.
-
-**Vectorised loops on cpp_standalone.** Without OpenMP (``--threads 0``, the
-default) the excitatory and inhibitory state updates and ``exc_recurrent`` are
-compiled as SIMD loops: the Mg block calls ``simd_exp`` and the recurrent sum
-``simd_loop`` (:data:`VECTOR_LOOP_CPP`: glibc's vector exp, ``#pragma GCC
-ivdep``); runtime and cuda_standalone use the plain code, OpenMP builds scalar
-loops. The vector code (its exp above all) may round differently from the
-scalar one in the last bit: at full
-size, 1 s, the spikes of 8 seeds were identical to the plain build's, the final
-membrane potentials of some cells 1 ulp apart, so over long runs the spikes
-may part, with the same statistics. Full size, 1 s of network time takes
-about 0.5 s on one core here (``bench/ring.py``), the projection onto the modes
-(``syn_exc_modes``, 26 us of a 54 us step) now the largest part.
+The derivation of the mode sum, its error bound, and the measured exactness and
+speed are in ``docs/models/ring-spiking.md``.
 """
 
 from __future__ import annotations
@@ -82,12 +24,13 @@ from typing import NamedTuple
 
 import brian2 as b2
 import numpy as np
-from brian2 import Hz, Quantity, kHz, mV, ms, nA, nF, nS, second
+from brian2 import Hz, Quantity, kHz, ms, mV, nA, nF, nS, second
 from scipy.special import erf
 
 from brianlab import plotting
 from brianlab.model import Model, Result
-from brianlab.params import parameters, structure_key
+from brianlab.params import parameters
+from brianlab.simd import simd_function
 
 # ----------------------------------------------------------------------------
 # equations
@@ -175,43 +118,20 @@ GABA_RECEIVE = "s_gaba += n_inh_spikes"
 GABA_POOL_CLEAR = "n_spikes = 0"
 
 #: cpp_standalone only: the loops that call ``simd_exp`` (the Mg block in the state updates)
-#: or ``simd_loop`` (an identity around the recurrent sum) are vectorised. GCC leaves them
-#: scalar otherwise, for two reasons: Brian compiles with -fno-finite-math-only, under which
-#: glibc does not declare its vector exp (libmvec), and GCC does not trust Brian's local
-#: __restrict pointers, so it would need more run-time alias checks than it allows (10).
-#: The support code therefore declares exp with __simd__ at file scope (outside the anonymous
-#: namespace Brian wraps support code in), and marks every later ``for`` of the code object,
-#: which is just its main loop over the cells (one iteration per cell, no dependences
-#: between them), with ``#pragma GCC ivdep``. GCC/glibc/x86-64 only, and without OpenMP
-#: (``--threads 0``, the default; OpenMP builds keep scalar loops); plain code elsewhere.
-#: libmvec's exp can differ from the scalar exp in the last bit, so spikes are
-#: statistically, not bitwise, the same as with plain ``exp`` (see the module docstring).
-VECTOR_LOOP_CPP = """
-}  // file scope for the declaration
-#ifndef BRIANLAB_RING_VECTOR_LOOP
-#define BRIANLAB_RING_VECTOR_LOOP
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-extern "C" {
-double exp(double) throw() __attribute__((__simd__("notinbranch")));
-}
-#ifndef _OPENMP  // (after Brian's "#pragma omp parallel for" no other pragma may follow)
-#define for _Pragma("GCC ivdep") for
-#endif
-#endif
-#endif
-namespace {
-"""
-SIMD_EXP_CPP = VECTOR_LOOP_CPP + "static inline double simd_exp(double x) { return exp(x); }\n"
-SIMD_LOOP_CPP = VECTOR_LOOP_CPP + "static inline double simd_loop(double x) { return x; }\n"
+#: or ``simd_loop`` (an identity around the recurrent sum) are vectorised, with glibc's
+#: vector exp and ``GCC ivdep`` loops (:mod:`brianlab.simd`; without OpenMP). libmvec's exp
+#: can differ from the scalar exp in the last bit, so spikes are statistically, not
+#: bitwise, the same as with plain ``exp`` (see docs/models/ring-spiking.md).
+SIMD_EXP_CPP = "static inline double simd_exp(double x) { return exp(x); }\n"
+SIMD_LOOP_CPP = "static inline double simd_loop(double x) { return x; }\n"
 
 
 def _vector_functions():
-    """``simd_exp`` (Brian's exp) and ``simd_loop`` (identity) with the C++ support code above."""
-    simd_exp = b2.Function(np.exp, arg_units=[1], return_unit=1)
-    simd_exp.implementations.add_implementation("cpp", code=SIMD_EXP_CPP, name="simd_exp")
-    simd_loop = b2.Function(lambda x: x, arg_units=[1], return_unit=1)
-    simd_loop.implementations.add_implementation("cpp", code=SIMD_LOOP_CPP, name="simd_loop")
-    return {"simd_exp": simd_exp, "simd_loop": simd_loop}
+    """``simd_exp`` (Brian's exp) and ``simd_loop`` (identity), vectorising on cpp_standalone."""
+    return {
+        "simd_exp": simd_function("simd_exp", np.exp, SIMD_EXP_CPP, ivdep=True),
+        "simd_loop": simd_function("simd_loop", lambda x: x, SIMD_LOOP_CPP, ivdep=True),
+    }
 
 
 #: Time step of the cue schedule (TimedArray).
@@ -250,14 +170,14 @@ class RingSpikingParams:
     n_inh: int = 512  # inhibitory interneurons
     cue_angle: float = 180.0  # cue position (degrees)
     cue_width: float = 40.0  # the cue drives the cells within +-cue_width/2 of cue_angle (degrees)
-    cue_strength: Quantity = 0.2 * nA  # cue current into those cells (0: no cue; neurodynex3: 0.07 nA, too weak to ignite a bump)
+    cue_strength: Quantity = 0.2 * nA  # cue current into those cells (0: no cue)
     t_cue_start: Quantity = 100 * ms  # cue onset
     cue_duration: Quantity = 250 * ms  # how long the cue is on
     delay: Quantity = 1000 * ms  # delay after the cue; the angle is decoded at its end
     decode_window: Quantity = 200 * ms  # spikes this long before the end (and after the cue) are decoded
     J_pos: float = 1.6  # E->E kernel peak (same angle), relative to its mean of 1
     sigma_weight: float = 20.0  # E->E kernel width (degrees)
-    n_modes: int = 12  # Fourier modes of the E->E kernel kept (K: 2K+1 mode units; truncation in kernel_truncation_error)
+    n_modes: int = 12  # Fourier modes of the E->E kernel kept (2K+1 mode units)
     G_ee: Quantity = 0.381 * nS  # E->E NMDA conductance at 2048 E (scaled by 2048/n_exc)
     G_ei: Quantity = 0.292 * nS  # E->I NMDA conductance at 2048 E (scaled by 2048/n_exc)
     G_ie: Quantity = 1.336 * nS  # I->E GABA conductance at 512 I (scaled by 512/n_inh)
@@ -641,11 +561,7 @@ def saved_spikes(params, spike_i, spike_t):
 
 def simulate(params, session, previous=None):
     """Run the ``ring-spiking`` model on ``session``'s device and decode the remembered angle."""
-    simd = session.name == "cpp_standalone"
-    program = session.program(
-        lambda: build(params, simd), params.duration, params.dt, tag="ring_spiking",
-        key=("ring-spiking", structure_key(params, SWEEPABLE)),
-    )
+    program = MODEL.program(session, params, simd=session.simd)
     monitors = program.run(run_values(params))
     spike_i = np.asarray(monitors.spikes_exc.i[:], dtype=np.int64)
     spike_t = np.asarray(monitors.spikes_exc.t[:] / second)
@@ -762,4 +678,7 @@ MODEL = Model(
     simulate=simulate,
     figures=figures,
     sweepable=SWEEPABLE,
+    build=build,
+    run_values=run_values,
+    tiny={"n_exc": "128", "n_inh": "32", "n_ext": "100", "t_cue_start": "20*ms", "cue_duration": "30*ms", "delay": "50*ms", "decode_window": "40*ms"},
 )

@@ -930,4 +930,5 @@ MODEL = Model(
     figures=figures,
     accepts_from=True,
     sweepable=SWEEPABLE,
+    tiny={"n_class": "2", "n_per_class": "1", "n_train": "4", "n_test": "4", "chunk": "4"},
 )

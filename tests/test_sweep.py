@@ -17,7 +17,6 @@ import pytest
 
 from brianlab import devices, sweep
 from brianlab.devices import DeviceOptions
-
 from conftest import read_json
 
 needs_cpp = pytest.mark.skipif(
