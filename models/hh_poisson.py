@@ -20,14 +20,18 @@ validation are in ``docs/models/hh-poisson.md``.
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
 
 import brian2 as b2
 import numpy as np
 from brian2 import Hz, Quantity, cm, ms, msiemens, mV, second, uA, ufarad
+from matplotlib.axes import Axes
 
 from brianlab import plotting
-from brianlab.model import Model, Result
+from brianlab.devices import DeviceSession
+from brianlab.model import Model, Result, RunRecord
 from brianlab.params import parameters
 from brianlab.simd import simd_function
 
@@ -115,7 +119,7 @@ static inline double simd_exprel(double x)
 """
 
 
-def _simd_exprel():
+def _simd_exprel() -> b2.Function:
     """Brian's ``exprel`` with the vectorising C++ above."""
     return simd_function("simd_exprel", b2.DEFAULT_FUNCTIONS["exprel"].pyfunc, SIMD_EXPREL_CPP)
 
@@ -224,7 +228,7 @@ class HHPoissonParams:
     duration: Quantity = 300 * ms  # simulated time
     dt: Quantity = 0.01 * ms  # integration time step
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.n_neurons < 1:
             raise ValueError("n_neurons must be at least 1")
         if self.N_ex < 0 or self.N_in < 0 or self.n_record < 0:
@@ -250,12 +254,12 @@ class HHPoissonParams:
             raise ValueError("recurrent=true needs n_neurons of at least 2")
 
     @property
-    def conductances(self):
+    def conductances(self) -> bool:
         """Whether the neurons have synaptic conductances (cond_exp inputs or recurrence)."""
         return self.synapse == "cond_exp" or self.recurrent
 
     @property
-    def n_exc(self):
+    def n_exc(self) -> int:
         """Excitatory neurons of a recurrent network (the first 80%)."""
         return int(round(0.8 * self.n_neurons))
 
@@ -270,17 +274,17 @@ class HHPoissonMonitors(NamedTuple):
     input_spikes_inh: b2.SpikeMonitor | None
 
 
-def recorded_indices(params):
+def recorded_indices(params: HHPoissonParams) -> np.ndarray:
     """The neurons whose state is recorded (the first ``n_record``)."""
     return np.arange(min(params.n_record, params.n_neurons))
 
 
-def n_sources(params, n_per):
+def n_sources(params: HHPoissonParams, n_per: int) -> int:
     """Poisson sources of one kind (``n_per`` per neuron): shared by all neurons, or each neuron's own."""
     return n_per if params.shared_inputs else n_per * params.n_neurons
 
 
-def charge_factors(params):
+def charge_factors(params: HHPoissonParams) -> tuple[Quantity, Quantity]:
     """Conductance jump per volt of ``G_ex`` so that a spike's charge at rest moves v by G_ex.
 
     A conductance step g decaying with tau moves v, at rest, by
@@ -293,7 +297,7 @@ def charge_factors(params):
     )
 
 
-def namespace(params):
+def namespace(params: HHPoissonParams) -> dict[str, Any]:
     """Constants of the equations (everything not set through run_args)."""
     dg_ex, dg_in = charge_factors(params)
     return {
@@ -312,14 +316,14 @@ def namespace(params):
     }
 
 
-def initial_state(params):
+def initial_state(params: HHPoissonParams) -> dict[str, Quantity | float | str]:
     """Initial values (quantities, or expressions in the namespace) of the neuron's state variables."""
     if params.neuron == "squid":
         return dict(INITIAL)
     return {**INITIAL_TRAUB_MILES, **(INITIAL_TRAUB_MILES_G if params.conductances else {})}
 
 
-def neuron_equations(params, simd=False):
+def neuron_equations(params: HHPoissonParams, simd: bool = False) -> b2.Equations:
     """The neuron equations for ``params.synapse`` and ``params.recurrent`` (``simd``: see :func:`build`)."""
     eqs = NEURON_EQS[params.neuron]
     eqs = eqs.replace("exprel(", "simd_exprel(") if simd else eqs
@@ -327,7 +331,7 @@ def neuron_equations(params, simd=False):
     return b2.Equations(eqs + (AGGREGATE_EQS if params.input_mode == "aggregate" else ""))
 
 
-def build(params, simd=False):
+def build(params: HHPoissonParams, simd: bool = False) -> tuple[b2.Network, HHPoissonMonitors]:
     """Build the ``hh-poisson`` network (on the default clock; see :class:`~brianlab.simulation.Program`).
 
     Parameters
@@ -409,7 +413,7 @@ SWEEPABLE = ("rate", "p", "G_ex", "K", "I_app")
 SWEEPABLE_AGGREGATE = SWEEPABLE + ("N_ex", "N_in")
 
 
-def shared_values(params):
+def shared_values(params: HHPoissonParams) -> dict[str, Quantity | float]:
     """The ``(constant, shared)`` input constants of the neurons."""
     values = {"rate": params.rate, "p": params.p, "G_ex": params.G_ex, "K": params.K}
     if params.input_mode == "aggregate":
@@ -417,7 +421,7 @@ def shared_values(params):
     return values
 
 
-def run_values(params, I_app=None):
+def run_values(params: HHPoissonParams, I_app: Quantity | None = None) -> dict[str, Quantity | float]:
     """The run_args values that carry the :data:`SWEEPABLE` parameters.
 
     ``I_app`` (a current density per neuron) overrides ``params.I_app``.
@@ -432,22 +436,22 @@ def run_values(params, I_app=None):
     return values
 
 
-def sweepable(params):
+def sweepable(params: HHPoissonParams) -> tuple[str, ...]:
     """The run_args parameters of ``params``' network: :data:`SWEEPABLE_AGGREGATE` in aggregate mode."""
     return SWEEPABLE_AGGREGATE if params.input_mode == "aggregate" else SWEEPABLE
 
 
-def program_key(params):
+def program_key(params: HHPoissonParams) -> tuple:
     """The network's shape: every parameter that is not a run_args value."""
     return MODEL.program_key(params)
 
 
-def simulate(params, session, previous=None):
+def simulate(params: HHPoissonParams, session: DeviceSession, previous: RunRecord | None = None) -> Result:
     """Run the ``hh-poisson`` model on ``session``'s device and collect its results."""
     return simulate_currents(params, session, None)
 
 
-def simulate_currents(params, session, I_app=None):
+def simulate_currents(params: HHPoissonParams, session: DeviceSession, I_app: Quantity | None = None) -> Result:
     """As :func:`simulate`, with a current density per neuron instead of ``params.I_app``.
 
     Tests use it to run several currents in one compiled network (``I_app`` is a
@@ -458,7 +462,7 @@ def simulate_currents(params, session, I_app=None):
     return collect(params, mon)
 
 
-def collect(params, mon):
+def collect(params: HHPoissonParams, mon: HHPoissonMonitors) -> Result:
     """Metrics and arrays of a finished run (read before the program runs again)."""
     duration = float(params.duration)
     counts = np.asarray(mon.spikes.count[:])
@@ -513,7 +517,7 @@ def collect(params, mon):
 # figures
 # ----------------------------------------------------------------------------
 
-def currents(data, k=0, neuron="squid"):
+def currents(data: Mapping[str, np.ndarray], k: int = 0, neuron: str = "squid") -> dict[str, np.ndarray]:
     """Ionic currents (uA/cm^2) of recorded neuron ``k`` of a ``neuron`` model from its saved state."""
     c = NEURON_CONSTANTS[neuron]
     g = {ion: float(c[f"g_{ion}"] / (msiemens / cm**2)) for ion in ("Na", "K", "L")}
@@ -527,7 +531,7 @@ def currents(data, k=0, neuron="squid"):
     }
 
 
-def plot_voltage_inputs(record, axes=None):
+def plot_voltage_inputs(record: RunRecord, axes: np.ndarray | None = None) -> np.ndarray:
     """Membrane potential of the first recorded neuron over its input raster (explicit mode)."""
     data = record.arrays
     params = record.params
@@ -562,7 +566,7 @@ def plot_voltage_inputs(record, axes=None):
     return axes
 
 
-def plot_rate_histogram(record, ax=None):
+def plot_rate_histogram(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Histogram of the output rates of the population."""
     ax = plotting.new_axes(ax)
     rates = record.arrays["rate"]
@@ -579,7 +583,7 @@ def plot_rate_histogram(record, ax=None):
     return ax
 
 
-def plot_network_raster(record, ax=None):
+def plot_network_raster(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Raster of a recurrent network, at most ~200 neurons shown (excitatory below the line, inhibitory above)."""
     ax = plotting.new_axes(ax, figsize=(8.0, 5.0))
     data, params = record.arrays, record.params
@@ -598,7 +602,7 @@ def plot_network_raster(record, ax=None):
     return ax
 
 
-def plot_gating_currents(record, axes=None):
+def plot_gating_currents(record: RunRecord, axes: np.ndarray | None = None) -> np.ndarray:
     """Gating variables and ionic currents of the first recorded neuron."""
     data = record.arrays
     axes = plotting.new_axes(axes, figsize=(8.0, 5.0), nrows=2, sharex=True)
@@ -616,7 +620,7 @@ def plot_gating_currents(record, axes=None):
     return axes
 
 
-def figures(record, out_dir):
+def figures(record: RunRecord, out_dir: Path) -> list[Path]:
     """Voltage with input raster and gating/currents (if a neuron is recorded); rate histogram (populations); network raster (recurrent)."""
     paths = []
     if len(record.arrays["record_index"]):

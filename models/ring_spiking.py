@@ -20,15 +20,19 @@ speed are in ``docs/models/ring-spiking.md``.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import brian2 as b2
 import numpy as np
 from brian2 import Hz, Quantity, kHz, ms, mV, nA, nF, nS, second
+from matplotlib.axes import Axes
+from numpy.typing import ArrayLike
 from scipy.special import erf
 
 from brianlab import plotting
-from brianlab.model import Model, Result
+from brianlab.devices import DeviceSession
+from brianlab.model import Model, Result, RunRecord
 from brianlab.params import parameters
 from brianlab.simd import simd_function
 
@@ -126,7 +130,7 @@ SIMD_EXP_CPP = "static inline double simd_exp(double x) { return exp(x); }\n"
 SIMD_LOOP_CPP = "static inline double simd_loop(double x) { return x; }\n"
 
 
-def _vector_functions():
+def _vector_functions() -> dict[str, b2.Function]:
     """``simd_exp`` (Brian's exp) and ``simd_loop`` (identity), vectorising on cpp_standalone."""
     return {
         "simd_exp": simd_function("simd_exp", np.exp, SIMD_EXP_CPP, ivdep=True),
@@ -138,19 +142,19 @@ def _vector_functions():
 CUE_DT = 1 * ms
 
 
-def recurrent_equations(n_modes):
+def recurrent_equations(n_modes: int) -> tuple[str, str]:
     """The excitatory cells' mode variables and the code that sums the recurrent input, for K = ``n_modes``."""
     ks = range(1, n_modes + 1)
     return (EXC_MODE_0_EQS + "".join(EXC_MODE_K_EQS.format(k=k) for k in ks),
             RECURRENT_SUM.format(terms="".join(RECURRENT_TERM.format(k=k) for k in ks)))
 
 
-def mode_names(n_modes):
+def mode_names(n_modes: int) -> list[str]:
     """The names of the ``2 n_modes + 1`` projections in mode-unit order: C0, C1, S1, C2, S2, ..."""
     return ["C0"] + [f"{cs}{k}" for k in range(1, n_modes + 1) for cs in "CS"]
 
 
-def mode_value_equations(n_modes):
+def mode_value_equations(n_modes: int) -> tuple[str, str]:
     """The ``mode_values`` unit's equations and the code that copies the projections into it."""
     names = mode_names(n_modes)
     return ("".join(MODE_VALUE_EQS.format(name=name, m=m) for m, name in enumerate(names)),
@@ -208,7 +212,7 @@ class RingSpikingParams:
     max_saved_spikes: int = 400000  # excitatory spikes saved; above it, every k-th cell's are kept
     dt: Quantity = 0.1 * ms  # integration time step (neurodynex3: 0.05-0.1 ms)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.n_exc < 8 or self.n_inh < 1:
             raise ValueError("n_exc must be at least 8 and n_inh at least 1")
         if not 0 <= self.n_modes < self.n_exc // 2:
@@ -229,12 +233,12 @@ class RingSpikingParams:
             raise ValueError("activity_bin must be at least dt and n_angle_bins at least 4")
 
     @property
-    def duration(self):
+    def duration(self) -> Quantity:
         """Simulated time: before the cue, the cue, the delay."""
         return self.t_cue_start + self.cue_duration + self.delay
 
     @property
-    def t_cue_end(self):
+    def t_cue_end(self) -> Quantity:
         return self.t_cue_start + self.cue_duration
 
 
@@ -249,12 +253,12 @@ SWEEPABLE = ("cue_angle", "cue_width", "cue_strength", "J_pos", "sigma_weight",
 # ----------------------------------------------------------------------------
 
 
-def preferred_angles(n_exc):
+def preferred_angles(n_exc: int) -> np.ndarray:
     """Preferred angle of every excitatory cell (radian): ``2 pi i / n_exc``."""
     return 2 * np.pi * np.arange(n_exc) / n_exc
 
 
-def kernel(params):
+def kernel(params: RingSpikingParams) -> np.ndarray:
     """The E->E weight profile ``W`` over the index difference ``0 .. n_exc-1`` (dimensionless).
 
     As neurodynex3: ``J_neg`` makes the continuous profile average to 1 over the ring.
@@ -267,7 +271,7 @@ def kernel(params):
     return j_neg + (params.J_pos - j_neg) * np.exp(-0.5 * d**2 / sigma**2)
 
 
-def mode_table(params):
+def mode_table(params: RingSpikingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(k, phase, a) of the ``2 n_modes + 1`` mode units.
 
     Unit 0 is ``k = 0``; units ``2k-1`` and ``2k`` are cosine and sine of ``k``.
@@ -281,19 +285,19 @@ def mode_table(params):
     return k.astype(float), phase, a
 
 
-def truncated_kernel(params):
+def truncated_kernel(params: RingSpikingParams) -> np.ndarray:
     """The kernel the ``n_modes`` Fourier modes represent, over the index difference."""
     k, phase, a = mode_table(params)
     d = preferred_angles(params.n_exc)
     return np.sum(a[:, None] * np.cos(k[:, None] * d[None, :]) * (phase[:, None] == 0), axis=0)
 
 
-def kernel_truncation_error(params):
+def kernel_truncation_error(params: RingSpikingParams) -> float:
     """Largest ``|W - W_K|`` relative to ``J_pos`` (the truncation of the E->E kernel)."""
     return float(np.max(np.abs(kernel(params) - truncated_kernel(params))) / params.J_pos)
 
 
-def recurrent_input_exact(params, s_nmda):
+def recurrent_input_exact(params: RingSpikingParams, s_nmda: ArrayLike) -> np.ndarray:
     """``sum_j W(theta_i - theta_j) s_j`` by FFT, as neurodynex3's network_operation computes it."""
     return np.fft.irfft(np.fft.rfft(kernel(params)) * np.fft.rfft(s_nmda), n=params.n_exc)
 
@@ -310,25 +314,25 @@ class RingSpikingMonitors(NamedTuple):
     spikes_inh: b2.SpikeMonitor
 
 
-def wrap_deg(angle):
+def wrap_deg(angle: ArrayLike) -> np.ndarray | float:
     """Angles (degrees) wrapped into ``[-180, 180)``."""
     return (np.asarray(angle) + 180.0) % 360.0 - 180.0
 
 
-def cue_currents(params):
+def cue_currents(params: RingSpikingParams) -> Quantity:
     """Cue current of every excitatory cell (amp): ``cue_strength`` within ``+-cue_width/2``."""
     distance = wrap_deg(np.degrees(preferred_angles(params.n_exc)) - params.cue_angle)
     return np.where(np.abs(distance) <= params.cue_width / 2, float(params.cue_strength), 0.0) * b2.amp
 
 
-def cue_schedule(params):
+def cue_schedule(params: RingSpikingParams) -> np.ndarray:
     """The cue switch on a ``CUE_DT`` grid over the whole run (1 while the cue is on)."""
     n = int(math.ceil(float(params.duration / CUE_DT))) + 1
     t = np.arange(n) * float(CUE_DT)
     return ((t >= float(params.t_cue_start) - 1e-12) & (t < float(params.t_cue_end) - 1e-12)).astype(float)
 
 
-def scaled_conductances(params):
+def scaled_conductances(params: RingSpikingParams) -> dict[str, Quantity]:
     """The six conductances as they enter the equations (scaled to the network size)."""
     scale_e, scale_i = 2048 / params.n_exc, 512 / params.n_inh
     return {
@@ -337,14 +341,14 @@ def scaled_conductances(params):
     }
 
 
-def run_values(params):
+def run_values(params: RingSpikingParams) -> dict[str, Quantity | float]:
     """The run_args values that carry the :data:`SWEEPABLE` parameters."""
     k, _, a = mode_table(params)
     coefficients = {f"exc.a{int(wave)}": value for wave, value in zip(k, a)}  # cos and sin units share a_k
     return {**scaled_conductances(params), "exc.I_cue": cue_currents(params), **coefficients}
 
 
-def build(params, simd=False):
+def build(params: RingSpikingParams, simd: bool = False) -> tuple[b2.Network, RingSpikingMonitors]:
     """Build the ``ring-spiking`` network (on the default clock; see :class:`~brianlab.simulation.Program`).
 
     Parameters
@@ -448,7 +452,7 @@ BUMP_MIN_LENGTH = 0.5
 BUMP_MIN_PEAK_HZ = 5.0
 
 
-def population_vector(weights, theta):
+def population_vector(weights: ArrayLike, theta: ArrayLike) -> tuple[np.ndarray | float, np.ndarray]:
     """Decoded angle (degrees, in [0, 360)) and normalised length (0..1) of activity ``weights``.
 
     ``weights[..., j]`` is the activity (spike count or rate) of cells at ``theta[j]`` (radian).
@@ -463,13 +467,13 @@ def population_vector(weights, theta):
     return np.degrees(np.angle(vector)) % 360.0, length
 
 
-def window_counts(spike_i, spike_t, n, t_start, t_end):
+def window_counts(spike_i: np.ndarray, spike_t: np.ndarray, n: int, t_start: float, t_end: float) -> np.ndarray:
     """Spikes per cell with ``t_start <= t < t_end`` (seconds)."""
     keep = (spike_t >= t_start) & (spike_t < t_end)
     return np.bincount(spike_i[keep], minlength=n)
 
 
-def angle_binned(values, n_bins):
+def angle_binned(values: np.ndarray, n_bins: int) -> np.ndarray:
     """Average ``values`` (one per excitatory cell, in ring order) into ``n_bins`` angle bins."""
     n = values.shape[-1]
     which = (np.arange(n) * n_bins) // n
@@ -477,7 +481,7 @@ def angle_binned(values, n_bins):
     return sums / np.bincount(which, minlength=n_bins)
 
 
-def bump_width(profile, centre_deg):
+def bump_width(profile: np.ndarray, centre_deg: float) -> float:
     """Full width at half maximum (degrees) of an angle-binned rate ``profile`` around ``centre_deg``.
 
     The half level is half-way between the profile's minimum and maximum; the
@@ -499,7 +503,9 @@ def bump_width(profile, centre_deg):
     return 360.0 * width / n
 
 
-def analyse(params, spike_i, spike_t, inh_count):
+def analyse(
+    params: RingSpikingParams, spike_i: np.ndarray, spike_t: np.ndarray, inh_count: int
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metrics and arrays from the excitatory spikes and the interneurons' spike count."""
     theta = preferred_angles(params.n_exc)
     duration, t_end_cue = float(params.duration), float(params.t_cue_end)
@@ -552,14 +558,16 @@ def analyse(params, spike_i, spike_t, inh_count):
     return metrics, arrays
 
 
-def saved_spikes(params, spike_i, spike_t):
+def saved_spikes(
+    params: RingSpikingParams, spike_i: np.ndarray, spike_t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
     """The excitatory spikes to save: all, or every k-th cell's above ``max_saved_spikes``."""
     step = max(1, int(math.ceil(len(spike_i) / max(params.max_saved_spikes, 1))))
     keep = spike_i % step == 0
     return spike_i[keep], spike_t[keep], step
 
 
-def simulate(params, session, previous=None):
+def simulate(params: RingSpikingParams, session: DeviceSession, previous: RunRecord | None = None) -> Result:
     """Run the ``ring-spiking`` model on ``session``'s device and decode the remembered angle."""
     program = MODEL.program(session, params, simd=session.simd)
     monitors = program.run(run_values(params))
@@ -580,12 +588,12 @@ def simulate(params, session, previous=None):
 # ----------------------------------------------------------------------------
 
 
-def _cue(record):
+def _cue(record: RunRecord) -> tuple[float, float, float, float, float]:
     angle, width, t_on, t_off, strength = record.arrays["cue"]
     return angle, width, t_on, t_off, strength
 
 
-def plot_raster(record, ax=None):
+def plot_raster(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Excitatory spikes, cells sorted by preferred angle, with the cue marked."""
     data = record.arrays
     ax = plotting.new_axes(ax, figsize=(8.0, 4.5))
@@ -606,7 +614,7 @@ def plot_raster(record, ax=None):
     return ax
 
 
-def plot_decoded(record, ax=None):
+def plot_decoded(record: RunRecord, ax: Axes | None = None) -> Axes:
     """The population-vector angle in each time bin, with the cue angle and the cue period."""
     data = record.arrays
     ax = plotting.new_axes(ax)
@@ -628,7 +636,7 @@ def plot_decoded(record, ax=None):
     return ax
 
 
-def plot_profile(record, ax=None):
+def plot_profile(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Rate against preferred angle in the final decoding window (binned and per cell)."""
     data = record.arrays
     ax = plotting.new_axes(ax)
@@ -646,7 +654,7 @@ def plot_profile(record, ax=None):
     return ax
 
 
-def plot_activity(record, ax=None):
+def plot_activity(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Excitatory rate over time and preferred angle (heat map)."""
     data = record.arrays
     ax = plotting.new_axes(ax, figsize=(8.0, 4.0))
@@ -661,7 +669,7 @@ def plot_activity(record, ax=None):
     return ax
 
 
-def figures(record, out_dir):
+def figures(record: RunRecord, out_dir: Path) -> list[Path]:
     """Write the raster, the decoded angle, the final profile and the activity map into ``out_dir``."""
     return [
         plotting.save(plot_raster(record), out_dir / "raster.png"),
