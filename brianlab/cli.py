@@ -7,11 +7,11 @@
     brianlab show MODEL                     a model's parameters, units and defaults
     brianlab run MODEL [options]            build, run and record one model
     brianlab sweep MODEL --grid N=V1,V2 ... run a model over a parameter grid on Dask
-    brianlab plot RUN_DIR [--out DIR]       draw a saved run's figures again
+    brianlab plot RUN_DIR [--out DIR]       draw a saved run's figures again, into a new directory
     brianlab demo                           the short demo the set-up runs
 
-Errors a user can fix are printed as one line, ``brianlab: error: ...``, with
-exit status 2.
+Errors a user can fix, including a malformed option, are printed as one line,
+``brianlab: error: ...``, with exit status 2.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from brianlab import devices, runner
-from brianlab.arguments import add_device_arguments, device_options
+from brianlab.arguments import add_device_arguments, device_options, seed_value, whole_number
 from brianlab.errors import BrianlabError
 
 __all__ = ["main"]
@@ -152,22 +152,30 @@ def cmd_plot(args):
     from brianlab import records
     from brianlab.model import get_model
 
-    config_file = Path(args.run_dir) / records.CONFIG
+    run_dir = Path(args.run_dir)
+    config_file = run_dir / records.CONFIG
     if not config_file.is_file():
         raise BrianlabError(f"{args.run_dir} is not a run directory (no {records.CONFIG})")
-    try:
-        model_name = json.loads(config_file.read_text())["model"]
-    except (json.JSONDecodeError, KeyError):
-        raise BrianlabError(f"{config_file} is not a brianlab config (no 'model')") from None
+    model_name = records.load_run(run_dir).config.get("model")
+    if not isinstance(model_name, str):
+        raise BrianlabError(f"{config_file} is not a brianlab config (no 'model')")
     model = get_model(model_name)
-    record = records.load_run(args.run_dir, model)
+    record = records.load_run(run_dir, model)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else Path(args.run_dir) / f"replot-{stamp}"
-    if out.exists():
-        raise BrianlabError(f"{out} already exists and is never overwritten; choose another --out")
-    paths = model.figures(record, out)
+    out = Path(args.out) if args.out else run_dir.parent / f"{run_dir.resolve().name}.replot-{stamp}"
+    staged = records.StagedDirectory(out, "figure directory")  # refuses an existing one
+    try:
+        try:
+            paths = model.figures(record, staged.path)
+        except KeyError as exc:
+            raise BrianlabError(f"{run_dir / records.DATA} has no array {exc}; the run is incomplete or "
+                                "from another version of the model") from None
+    except BaseException:
+        staged.discard()
+        raise
+    final = staged.commit()
     for p in paths:
-        print(p)
+        print(final / Path(p).relative_to(staged.path))
     return 0
 
 
@@ -189,8 +197,16 @@ def cmd_demo(args):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, its usage errors as one ``brianlab: error:`` line (exit 2) like every other error."""
+
+    def error(self, message):
+        print(f"brianlab: error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="brianlab", description="Brian2 experiment suite")
+    parser = _Parser(prog="brianlab", description="Brian2 experiment suite")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("devices", help="which devices can build and run here, and why not")
@@ -208,7 +224,7 @@ def build_parser():
     p = sub.add_parser("run", help="build, run and record one model")
     p.add_argument("model")
     add_device_arguments(p)
-    p.add_argument("--seed", type=int, default=0, help="seed for every random source (default 0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed for every random source, 0 ... 2**32-1 (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter, Brian units (tau_m=20*ms); repeatable")
     p.add_argument("--out", type=Path, default=None, help="run directory (must not exist; default under results/)")
@@ -230,16 +246,16 @@ def build_parser():
     p.add_argument("model")
     p.add_argument("--grid", action="append", required=True, metavar="NAME=V1,V2,...",
                    help="values of one parameter, Brian units (drive_max=20*mV,30*mV); repeatable")
-    p.add_argument("--seeds", type=int, default=1, help="seeds per grid point: --seed, --seed+1, ... (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    p.add_argument("--seeds", type=whole_number(1, None, "the number of seeds"), default=1, help="seeds per grid point: --seed, --seed+1, ... (default 1)")
+    p.add_argument("--seed", type=seed_value, default=0, help="the first seed (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter for every point; repeatable")
     add_device_arguments(p)
     p.add_argument("--scheduler", default="local",
                    help="'local' (a cluster of worker processes on this machine) or a Dask scheduler's "
                    "address, tcp://HOST:8786 (default local)")
-    p.add_argument("--workers", type=int, default=None, help="local: worker processes (default: one per core)")
-    p.add_argument("--retries", type=int, default=2, help="times Dask runs a task again after it failed or its worker died (default 2)")
+    p.add_argument("--workers", type=whole_number(1, None, "the number of workers"), default=None, help="local: worker processes (default: one per core)")
+    p.add_argument("--retries", type=whole_number(0, None, "the number of retries"), default=2, help="times Dask runs a task again after it failed or its worker died (default 2)")
     p.add_argument("--out", type=Path, default=None,
                    help="sweep directory; the same one resumes (default results/sweeps/MODEL-<hash>)")
     p.add_argument("--no-point-figures", action="store_true",
@@ -249,11 +265,13 @@ def build_parser():
 
     p = sub.add_parser("plot", help="draw a saved run's figures again")
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--out", type=Path, default=None, help="where (default: RUN_DIR/replot-<time>)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="a new directory for the figures (default: RUN_DIR.replot-<time> beside RUN_DIR, "
+                   "which is never written to)")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("demo", help="the short demo that the set-up runs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_value, default=0)
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -261,11 +279,15 @@ def build_parser():
 def main(argv=None):
     """Entry point of the ``brianlab`` command."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (printed as one line) or --help
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
     except BrianlabError as exc:
-        print(f"brianlab: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split("\n"))  # one line, whatever the message held
+        print(f"brianlab: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("brianlab: interrupted", file=sys.stderr)
