@@ -197,6 +197,14 @@ COBAHH = ("neuron=traub_miles", "recurrent=true", "synapse=cond_exp", "n_neurons
           "I_app=0*uA/cm**2", "method=exponential_euler", "dt=0.1*ms", "duration=1*second")
 
 
+#: ``--set`` assignments that give the seed notebook's input strength
+#: (``shared/reference/hh_poisson_numpy_loop.txt``): its forward-Euler step adds ``G_ex*count``
+#: (G_ex = 1 in uA/cm^2 on C_m = 1 uF/cm^2) to dV/dt for one step, so a transmitted spike moves v
+#: by dt*G_ex = 0.01 mV. Everything else is already the notebook's (80+20 trains at 10 Hz, p = 0.5,
+#: K = 4, I_app = 3 uA/cm^2, dt = 0.01 ms, 300 ms) except the integrator (rk2, not forward Euler).
+NOTEBOOK_SEED = ("G_ex=0.01*mV",)
+
+
 @parameters
 class HHPoissonParams:
     """Parameters of the ``hh-poisson`` model."""

@@ -483,3 +483,13 @@ def test_traub_miles_neuron_matches_scipy_in_the_examples_units():
         sim = data["spike_t"][data["spike_i"] == k] * 1e3
         assert len(ref) >= 3 and len(sim) == len(ref)
         assert np.all(np.abs(ref - sim - DT_MS / 2) < 0.55 * DT_MS)
+
+
+def test_notebook_seed_preset_is_the_notebooks_effective_jump():
+    # the notebook: dV/dt gets C_m*G_ex*count / C_m = 1 mV/ms per spike for one Euler step of dt
+    p = apply_assignments(hp.HHPoissonParams, hp.NOTEBOOK_SEED)
+    notebook_g_ex_mV_per_ms, notebook_dt_ms = 1.0, 0.01
+    assert float(p.dt) == pytest.approx(notebook_dt_ms * 1e-3)
+    assert float(p.G_ex) == pytest.approx(notebook_g_ex_mV_per_ms * notebook_dt_ms * 1e-3)  # 0.01 mV
+    assert float(hp.HHPoissonParams().G_ex) / float(p.G_ex) == pytest.approx(100)  # brianlab's default: 100x
+    assert (p.N_ex, p.N_in, float(p.rate), p.p, p.K, float(p.duration)) == (80, 20, 10.0, 0.5, 4.0, 0.3)
