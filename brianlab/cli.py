@@ -239,7 +239,7 @@ def build_parser():
     p.add_argument("--scheduler", default="local",
                    help="'local' (a cluster of worker processes on this machine) or a Dask scheduler's "
                    "address, tcp://HOST:8786 (default local)")
-    p.add_argument("--workers", type=int, default=None, help="local: worker processes (default: one per core)")
+    p.add_argument("--workers", type=int, default=None, help="local: worker processes (default: one per core; cuda_standalone: one per visible GPU)")
     p.add_argument("--retries", type=int, default=2, help="times Dask runs a task again after it failed or its worker died (default 2)")
     p.add_argument("--out", type=Path, default=None,
                    help="sweep directory; the same one resumes (default results/sweeps/MODEL-<hash>)")

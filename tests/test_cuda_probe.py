@@ -206,3 +206,29 @@ def test_the_sweep_spreads_over_visible_gpus_and_pins_each_worker(machine, monke
     cuda.pin_gpu(gpus[0], env)
     assert env == {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": RTX4090[1]}
     assert [g.index for g in cuda.visible_gpus(cuda.query_driver().gpus, env)] == [1]
+
+
+def test_the_sweep_cache_key_holds_the_resolved_architecture_and_nvcc(machine):
+    from brianlab.sweep import _options_key
+
+    fake_smi(machine, [H100])
+    h100 = _options_key("cuda_standalone", DeviceOptions())
+    fake_smi(machine, [RTX4090])
+    rtx = _options_key("cuda_standalone", DeviceOptions())
+    assert (h100["compute_capability"], rtx["compute_capability"]) == (9.0, 8.9)  # not None: never shared
+    assert h100["nvcc"] == rtx["nvcc"] == ".".join(map(str, cuda.nvcc_version(cuda.find_nvcc())))
+    assert "nvcc" not in _options_key("cpp_standalone", DeviceOptions())
+
+
+def test_a_pinned_worker_plugin_gives_each_local_worker_its_gpu(machine, monkeypatch):
+    from brianlab.cuda_workers import PinGpu
+
+    gpus = (cuda.Gpu(0, *H100[:2], 9.0), cuda.Gpu(1, *RTX4090[:2], 8.9))
+    plugin = PinGpu(gpus)
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "FASTEST_FIRST")  # restored after the test
+    seen = []
+    for name in ("0", "1", "2"):
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+        plugin.setup(type("Worker", (), {"name": name})())
+        seen.append(os.environ["CUDA_VISIBLE_DEVICES"])
+    assert seen == [H100[1], RTX4090[1], H100[1]] and os.environ["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
