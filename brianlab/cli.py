@@ -9,6 +9,7 @@
     brianlab sweep MODEL --grid N=V1,V2 ... run a model over a parameter grid on Dask
     brianlab plot RUN_DIR [--out DIR]       draw a saved run's figures again
     brianlab demo                           the short demo the set-up runs
+    brianlab gpu-check [--gpu-id N]         cuda_standalone against cpp_standalone: run it first on a GPU
 
 Errors a user can fix are printed as one line, ``brianlab: error: ...``, with
 exit status 2.
@@ -190,6 +191,19 @@ def cmd_demo(args):
     return 0
 
 
+def cmd_gpu_check(args):
+    from brianlab.gpucheck import gpu_check
+
+    result = gpu_check(devices.DeviceOptions(gpu_id=args.gpu_id, compute_capability=args.compute_capability),
+                       log=lambda m: print(m, file=sys.stderr))
+    if result.agree:
+        print("gpu-check: cuda_standalone agrees with cpp_standalone (run_args on capitalised variables included)")
+        return 0
+    for line in result.differences:
+        print(f"gpu-check: {line}")
+    return 1
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="brianlab", description="Brian2 experiment suite")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -252,6 +266,13 @@ def build_parser():
     p.add_argument("run_dir", type=Path)
     p.add_argument("--out", type=Path, default=None, help="where (default: RUN_DIR/replot-<time>)")
     p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("gpu-check", help="run a tiny network on cuda_standalone and cpp_standalone and compare",
+                       description="Exit status 0: the devices agree; 1: they differ (what to fix is "
+                       "printed); 2: the check cannot run here (the reason, in one line). See docs/gpu.md.")
+    p.add_argument("--gpu-id", type=int, default=None, help="the GPU, counted among CUDA_VISIBLE_DEVICES (default 0)")
+    p.add_argument("--compute-capability", type=float, default=None, help="compile for this (default: the GPU's)")
+    p.set_defaults(func=cmd_gpu_check)
 
     p = sub.add_parser("demo", help="the short demo that the set-up runs")
     p.add_argument("--seed", type=int, default=0)
