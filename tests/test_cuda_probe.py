@@ -232,3 +232,23 @@ def test_a_pinned_worker_plugin_gives_each_local_worker_its_gpu(machine, monkeyp
         plugin.setup(type("Worker", (), {"name": name})())
         seen.append(os.environ["CUDA_VISIBLE_DEVICES"])
     assert seen == [H100[1], RTX4090[1], H100[1]] and os.environ["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+
+
+def test_each_session_compiles_its_own_gpu_id_into_the_program(machine, tmp_path):
+    """brian2cuda keeps the first GPU it selects for the process; brianlab clears that per session."""
+    import brian2 as b2
+
+    fake_smi(machine, [H100, RTX4090])
+    compiled = []
+    for gpu_id in (0, 1):
+        options = DeviceOptions(gpu_id=gpu_id, compile_only=True)
+        with devices.DeviceSession("cuda_standalone", options, build_root=tmp_path / f"b{gpu_id}",
+                                   progress=False) as session:
+            directory = session.new_project("gpu")
+            b2.Network(b2.NeuronGroup(2, "dv/dt = -v/(10*ms) : 1", name="g")).run(1 * b2.ms)
+            b2.device.build(directory=str(directory), compile=False, run=False, with_output=False)
+            main = (directory / "main.cu").read_text()
+            compiled.append(int(main.split("cudaSetDevice(")[1].split(")")[0]))
+            assert "-arch=sm_89" in (directory / "makefile").read_text() or gpu_id == 0
+            assert b2.get_device().run_environment_variables["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    assert compiled == [0, 1]
