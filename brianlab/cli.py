@@ -9,6 +9,7 @@
     brianlab sweep MODEL --grid N=V1,V2 ... run a model over a parameter grid on Dask
     brianlab plot RUN_DIR [--out DIR]       draw a saved run's figures again, into a new directory
     brianlab demo                           the short demo the set-up runs
+    brianlab gpu-check [--gpu-id N]         cuda_standalone against cpp_standalone: run it first on a GPU
 
 Errors a user can fix, including a malformed option, are printed as one line,
 ``brianlab: error: ...``, with exit status 2.
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 
 from brianlab import devices, runner
-from brianlab.arguments import add_device_arguments, device_options, seed_value, whole_number
+from brianlab.arguments import _compute_capability, add_device_arguments, device_options, seed_value, whole_number
 from brianlab.errors import BrianlabError
 
 __all__ = ["main"]
@@ -205,6 +206,19 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def cmd_gpu_check(args):
+    from brianlab.gpucheck import gpu_check
+
+    result = gpu_check(devices.DeviceOptions(gpu_id=args.gpu_id, compute_capability=args.compute_capability),
+                       log=lambda m: print(m, file=sys.stderr))
+    if result.agree:
+        print("gpu-check: cuda_standalone agrees with cpp_standalone (run_args on capitalised variables included)")
+        return 0
+    for line in result.differences:
+        print(f"gpu-check: {line}")
+    return 1
+
+
 def build_parser():
     parser = _Parser(prog="brianlab", description="Brian2 experiment suite")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -254,7 +268,8 @@ def build_parser():
     p.add_argument("--scheduler", default="local",
                    help="'local' (a cluster of worker processes on this machine) or a Dask scheduler's "
                    "address, tcp://HOST:8786 (default local)")
-    p.add_argument("--workers", type=whole_number(1, None, "the number of workers"), default=None, help="local: worker processes (default: one per core)")
+    p.add_argument("--workers", type=whole_number(1, None, "the number of workers"), default=None,
+                   help="local: worker processes (default: one per core; cuda_standalone: one per visible GPU)")
     p.add_argument("--retries", type=whole_number(0, None, "the number of retries"), default=2, help="times Dask runs a task again after it failed or its worker died (default 2)")
     p.add_argument("--out", type=Path, default=None,
                    help="sweep directory; the same one resumes (default results/sweeps/MODEL-<hash>)")
@@ -269,6 +284,14 @@ def build_parser():
                    help="a new directory for the figures (default: RUN_DIR.replot-<time> beside RUN_DIR, "
                    "which is never written to)")
     p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("gpu-check", help="run a tiny network on cuda_standalone and cpp_standalone and compare",
+                       description="Exit status 0: the devices agree; 1: they differ (what to fix is "
+                       "printed); 2: the check cannot run here (the reason, in one line). See docs/gpu.md.")
+    p.add_argument("--gpu-id", type=whole_number(0, None, "the GPU id"), default=None,
+                   help="the GPU, counted among CUDA_VISIBLE_DEVICES (default 0)")
+    p.add_argument("--compute-capability", type=_compute_capability, default=None, help="compile for this (default: the GPU's)")
+    p.set_defaults(func=cmd_gpu_check)
 
     p = sub.add_parser("demo", help="the short demo that the set-up runs")
     p.add_argument("--seed", type=seed_value, default=0)

@@ -56,7 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brianlab import devices, records
+from brianlab import cuda, devices, records
 from brianlab.errors import BrianlabError
 
 __all__ = [
@@ -218,13 +218,16 @@ def _digest(data, length):
 
 def _options_key(device, options):
     """The device options that change what is built or computed (not where)."""
-    return {
+    key = {
         "device": device,
         "threads": options.threads,
         "gpu_id": options.gpu_id,
         "compute_capability": options.compute_capability,
         "codegen_target": options.codegen_target,
     }
+    if device == "cuda_standalone":  # the architecture actually compiled for, and the nvcc that did it
+        key.update(cuda.build_identity(options.gpu_id, options.compute_capability))
+    return key
 
 
 def _slug(assignments, seed):
@@ -561,7 +564,8 @@ def run_sweep(model, grid, seeds=1, base_seed=0, fixed=(), device=None, options=
         ``build_dir``, if given, is the build cache.
     scheduler : str, distributed.Client or cluster
         ``"local"``: a ``distributed.LocalCluster`` on this machine, one worker
-        process per core (or ``workers``); an address (``tcp://host:8786``); or a
+        process per core (cuda_standalone: one per visible GPU, each pinned to
+        its own) or ``workers``; an address (``tcp://host:8786``); or a
         client or cluster object (dask-jobqueue's ``SLURMCluster``).
     workers : int, optional
         Local cluster only: the number of worker processes.
@@ -623,7 +627,10 @@ def run_sweep(model, grid, seeds=1, base_seed=0, fixed=(), device=None, options=
     finished_before = {p.id for p in points if (out / RUNS / p.id).is_dir()}
     todo = [p for p in points if p.id not in finished_before and p.id not in invalid]
     with contextlib.ExitStack() as stack:
-        client, n_workers = stack.enter_context(_dask_client(scheduler, workers)) if todo else (None, 0)
+        pin = device == "cuda_standalone" and local and workers is None and options.gpu_id is None
+        gpus = cuda.sweep_gpus() if pin else []
+        client, n_workers = stack.enter_context(_dask_client(scheduler, workers or len(gpus) or None, gpus)) \
+            if todo else (None, 0)
         out = stack.enter_context(directory)  # from here on, the sweep writes
         spec.update(
             build_cache=str(cache),
@@ -702,8 +709,12 @@ def _execute(client, chunks, table, retries, n_before, n_total, progress, log):
 
 
 @contextlib.contextmanager
-def _dask_client(scheduler, workers):
-    """``(client, number of workers)`` for a scheduler spec; a local cluster is closed at the end."""
+def _dask_client(scheduler, workers, gpus=()):
+    """``(client, number of workers)`` for a scheduler spec; a local cluster is closed at the end.
+
+    With ``gpus`` (cuda_standalone), local worker ``k`` is pinned to ``gpus[k]``
+    (:func:`brianlab.cuda.pin_gpu`, through a worker plugin, so a restarted worker is too).
+    """
     from distributed import Client, LocalCluster
 
     if isinstance(scheduler, Client):
@@ -713,6 +724,10 @@ def _dask_client(scheduler, workers):
         n = workers or os.cpu_count() or 1
         with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                           dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+            if gpus:
+                from brianlab.cuda_workers import PinGpu
+
+                client.register_plugin(PinGpu(tuple(gpus)), name="brianlab-pin-gpu")
             yield client, n
         return
     try:
