@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import brianlab
+from brianlab import fileio
 from brianlab.errors import BrianlabError
 from brianlab.model import RunRecord
 from brianlab.params import from_json
@@ -108,12 +109,13 @@ class StagedRun:
 
     def commit(self):
         """Rename the staging directory to its final name and return that."""
-        if self.final.exists():
+        try:
+            fileio.rename_no_replace(self.path, self.final)
+        except FileExistsError:
             raise BrianlabError(
                 f"run directory {self.final} appeared while this run was writing; "
                 f"this run is kept at {self.path}"
-            )
-        os.rename(self.path, self.final)
+            ) from None
         return self.final
 
     def discard(self):
