@@ -131,7 +131,7 @@ def cmd_sweep(args):
         workers=args.workers,
         out=args.out,
         retries=args.retries,
-        point_figures=not args.no_point_figures,
+        point_figures=args.point_figures,
         progress=not args.quiet,
         log=log,
     )
@@ -273,8 +273,12 @@ def build_parser():
     p.add_argument("--retries", type=whole_number(0, None, "the number of retries"), default=2, help="times Dask runs a task again after it failed or its worker died (default 2)")
     p.add_argument("--out", type=Path, default=None,
                    help="sweep directory; the same one resumes (default results/sweeps/MODEL-<hash>)")
-    p.add_argument("--no-point-figures", action="store_true",
-                   help="do not draw each point's figures (faster; 'brianlab plot RUN_DIR' draws them later)")
+    figures = p.add_mutually_exclusive_group()
+    figures.add_argument("--point-figures", dest="point_figures", action="store_true", default=False,
+                         help="also draw each point's own figures into its run directory (about 1 s a point; "
+                         "default: only the sweep's figures, 'brianlab plot RUN_DIR' draws a point's later)")
+    figures.add_argument("--no-point-figures", dest="point_figures", action="store_false",
+                         help=argparse.SUPPRESS)  # the default now; kept so older commands still work
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 

@@ -24,7 +24,6 @@ to return to) is the model for this module.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import importlib.metadata
 import importlib.util
 import logging
@@ -37,7 +36,7 @@ from pathlib import Path
 
 import brian2 as b2
 
-from brianlab import cuda
+from brianlab import cuda, fileio
 from brianlab.errors import BrianlabError
 
 __all__ = [
@@ -434,15 +433,12 @@ class DeviceSession:
     def _lock_build_root(self):
         """Hold an exclusive lock on the build root, so no two runs build in it at once."""
         self.build_root.mkdir(parents=True, exist_ok=True)
-        lock = open(self.build_root / ".brianlab.lock", "a+")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
+        lock = fileio.try_lock(self.build_root / ".brianlab.lock")
+        if lock is None:
             raise BrianlabError(
                 f"build directory {self.build_root} is in use by another run; "
                 "choose another --build-dir or wait for that run to finish"
-            ) from None
+            )
         self._lock = lock
 
     def _set_prefs(self, values):
