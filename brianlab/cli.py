@@ -8,6 +8,7 @@
     brianlab run MODEL [options]            build, run and record one model
     brianlab sweep MODEL --grid N=V1,V2 ... run a model over a parameter grid on Dask
     brianlab plot RUN_DIR [--out DIR]       draw a saved run's figures again
+    brianlab export RUN_DIR --format nwb    a run (or every point of a sweep) as an NWB file
     brianlab demo                           the short demo the set-up runs
 
 Errors a user can fix are printed as one line, ``brianlab: error: ...``, with
@@ -96,6 +97,7 @@ def cmd_run(args):
         from_dir=getattr(args, "from_dir", None),
         progress=not args.quiet,
         log=log,
+        nwb=args.nwb,
     )
     if args.json:
         print(json.dumps(metrics, indent=2, default=str))
@@ -172,6 +174,14 @@ def cmd_plot(args):
     return 0
 
 
+def cmd_export(args):
+    from brianlab import nwb
+
+    for path in nwb.export(args.source, args.out):
+        print(path)
+    return 0
+
+
 #: What ``brianlab demo`` (and so the set-up) runs.
 DEMO = ("lif", "cpp_standalone")
 
@@ -217,6 +227,7 @@ def build_parser():
                    help="start from a previous run's saved state (models that support it)")
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
     p.add_argument("--quiet", action="store_true", help="no progress reports")
+    p.add_argument("--nwb", action="store_true", help="also write the run as data.nwb (see 'brianlab export')")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -252,6 +263,18 @@ def build_parser():
     p.add_argument("run_dir", type=Path)
     p.add_argument("--out", type=Path, default=None, help="where (default: RUN_DIR/replot-<time>)")
     p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser(
+        "export", help="write a run, or every finished point of a sweep, as an NWB file",
+        description="Write RUN_DIR as NWB (Neurodata Without Borders): spikes in the units table, traces as "
+        "TimeSeries, parameters and versions as metadata. Default: RUN_DIR/data.nwb; for a sweep directory, "
+        "POINT/data.nwb for every finished point (or --out DIR/POINT.nwb). Nothing is overwritten.",
+    )
+    p.add_argument("source", type=Path, metavar="RUN_DIR", help="a run directory or a sweep directory")
+    p.add_argument("--format", default="nwb", choices=("nwb",), help="the file format (nwb)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="where (must not exist); for a sweep, a directory")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("demo", help="the short demo that the set-up runs")
     p.add_argument("--seed", type=int, default=0)

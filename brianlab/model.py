@@ -75,6 +75,10 @@ class Model:
         Parameters that change between runs of one compiled network (they are
         ``(constant)`` variables or TimedArray contents set through ``run_args``);
         every other parameter changes the network's shape and needs a new build.
+    recordings : callable, optional
+        ``recordings(params, arrays) -> tuple`` of :class:`brianlab.recordings.SpikeTrains`
+        and :class:`brianlab.recordings.Trace`: which arrays of ``data.npz`` are
+        spike trains and traces of which population (read by ``brianlab export``).
     """
 
     name: str
@@ -84,6 +88,7 @@ class Model:
     figures: Callable[[RunRecord, Path], list]
     accepts_from: bool = False
     sweepable: tuple = ()
+    recordings: Callable[[Any, Mapping[str, np.ndarray]], tuple] | None = None
 
 
 #: The entry-point group that models register under.

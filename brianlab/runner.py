@@ -27,6 +27,7 @@ def run(
     from_dir: str | Path | None = None,
     progress: bool = False,
     options: devices.DeviceOptions | None = None,
+    nwb: bool = False,
     **params: Any,
 ) -> RunRecord:
     """Build, run and record one model, as ``brianlab run`` does; return the saved run.
@@ -47,6 +48,8 @@ def run(
         Show progress on stderr.
     options : DeviceOptions, optional
         Threads, build directory, GPU and so on.
+    nwb : bool
+        Also write the run as ``data.nwb`` (see :mod:`brianlab.nwb`).
     **params
         Parameter values by name: Brian quantities (``tau_m=20*ms``), plain numbers
         for unitless parameters, or strings as on the command line (``"20*ms"``).
@@ -65,7 +68,7 @@ def run(
     model = get_model(model) if isinstance(model, str) else model
     values = apply_values(model.params, params)
     path, _ = run_model(model, values, device, options or devices.DeviceOptions(), seed=seed, out=out,
-                        from_dir=from_dir, progress=progress)
+                        from_dir=from_dir, progress=progress, nwb=nwb)
     return records.load_run(path, model)
 
 
@@ -95,6 +98,7 @@ def run_model(
     from_dir: str | Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    nwb: bool = False,
 ) -> tuple[Path, dict]:
     """Build, run and record ``model``; return ``(run_dir, metrics)``.
 
@@ -114,6 +118,8 @@ def run_model(
         Show Brian's progress reports on stderr.
     log : callable, optional
         Called with one-line status messages.
+    nwb : bool
+        Also write ``data.nwb`` into the run directory.
 
     Raises
     ------
@@ -121,6 +127,10 @@ def run_model(
         For anything the user can fix; nothing is written then.
     """
     log = log or (lambda message: None)
+    if nwb:
+        from brianlab.nwb import require_pynwb
+
+        require_pynwb()
     device = devices.resolve_name(device)
     devices.require(device, options)
     previous = None
@@ -133,7 +143,7 @@ def run_model(
     try:
         session = devices.DeviceSession(device, options, build_root=staged.path / "build", seed=seed, progress=progress)
         with session:
-            path, metrics = record_run(model, params, session, staged, previous)
+            path, metrics = record_run(model, params, session, staged, previous, nwb=nwb)
     except BrianlabError:
         staged.discard()
         raise
@@ -155,6 +165,7 @@ def record_run(
     extra_config: Mapping[str, Any] | None = None,
     since: devices.SessionCounters | None = None,
     figures: bool = True,
+    nwb: bool = False,
 ) -> tuple[Path, dict]:
     """Simulate ``params`` on an open session, record the run in ``staged`` and commit it.
 
@@ -178,6 +189,8 @@ def record_run(
         runs and wall time from there (a build made for this run just before it). Default: now.
     figures : bool
         Draw the model's figures (``brianlab plot RUN_DIR`` can draw them later).
+    nwb : bool
+        Also write the run as ``data.nwb`` (``brianlab export RUN_DIR`` can write it later).
 
     Returns
     -------
@@ -202,6 +215,12 @@ def record_run(
     metrics["device"] = session.name
     staged.write_json(records.METRICS, metrics)
     staged.write_arrays(result.arrays)
+    if figures or nwb:
+        saved = records.load_run(staged.path, model)
     if figures:
-        model.figures(records.load_run(staged.path, model), staged.path / records.FIGURES)
+        model.figures(saved, staged.path / records.FIGURES)
+    if nwb:
+        from brianlab.nwb import NWB_FILE, write_nwb
+
+        write_nwb(saved, model, staged.path / NWB_FILE, session_id=staged.final.name)
     return staged.commit(), metrics

@@ -97,6 +97,7 @@ from brian2 import Hz, Quantity, cm, ms, msiemens, mV, second, uA, ufarad
 from brianlab import plotting
 from brianlab.model import Model, Result
 from brianlab.params import parameters, structure_key
+from brianlab.recordings import SpikeTrains, Trace
 
 # ----------------------------------------------------------------------------
 # equations (per unit membrane area; v in volt, rates in Hz)
@@ -586,6 +587,27 @@ def collect(params, mon):
     return Result(metrics=metrics, arrays=arrays)
 
 
+def recordings(params, arrays):
+    """The spike and state monitors, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    out = [SpikeTrains("neurons", times="spike_t", indices="spike_i", n_neurons=params.n_neurons,
+                       description="every spike (one per action potential) of the population")]
+    units = {"v": ("V", "membrane potential"), "m": ("1", "Na activation"), "h": ("1", "Na inactivation"),
+             "n": ("1", "K activation"), "ge": ("S/m^2", "excitatory conductance density"),
+             "gi": ("S/m^2", "inhibitory conductance density")}
+    for name, (unit, what) in units.items():
+        if name in arrays:
+            out.append(Trace(name, "neurons", data=name, times="state_t", unit=unit, indices="record_index",
+                             description=what))
+    for kind, n_per in (("exc", params.N_ex), ("inh", params.N_in)):
+        if f"input_{kind}_t" in arrays:
+            n = n_sources(params, n_per)
+            shown = n if params.shared_inputs else min(n, len(arrays["record_index"]) * n_per)
+            out.append(SpikeTrains(f"inputs_{kind}", times=f"input_{kind}_t", indices=f"input_{kind}_i",
+                                   n_neurons=n, covered=range(shown),
+                                   description=f"Poisson {kind} input spikes (sources of the recorded neurons)"))
+    return tuple(out)
+
+
 # ----------------------------------------------------------------------------
 # figures
 # ----------------------------------------------------------------------------
@@ -713,4 +735,5 @@ MODEL = Model(
     simulate=simulate,
     figures=figures,
     sweepable=SWEEPABLE,
+    recordings=recordings,
 )

@@ -24,6 +24,7 @@ from brian2 import Hz, Quantity, mV, ms, second
 from brianlab import plotting
 from brianlab.model import Model, Result
 from brianlab.params import parameters, structure_key
+from brianlab.recordings import SpikeTrains, Trace
 
 LIF_EQS = """
 dv/dt = (E_L - v + drive) / tau_m : volt (unless refractory)
@@ -201,6 +202,15 @@ def simulate(params, session, previous=None):
     return Result(metrics=metrics, arrays=arrays)
 
 
+def recordings(params, arrays):
+    """The spike monitor and the voltage monitor, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    return (
+        SpikeTrains("neurons", times="spike_t", indices="spike_i", n_neurons=params.n_neurons,
+                    description="every spike of the population"),
+        Trace("v", "neurons", data="v", times="v_t", unit="V", indices="v_index", description="membrane potential"),
+    )
+
+
 def plot_fi_curve(record, ax=None):
     """Simulated rate of each neuron against its drive, with the analytic f-I curve."""
     ax = plotting.new_axes(ax)
@@ -245,4 +255,5 @@ MODEL = Model(
     simulate=simulate,
     figures=figures,
     sweepable=SWEEPABLE,
+    recordings=recordings,
 )

@@ -47,6 +47,7 @@ from brian2 import Quantity, ms, second
 from brianlab import plotting
 from brianlab.model import Model, Result
 from brianlab.params import parameters, structure_key
+from brianlab.recordings import Trace
 
 # ----------------------------------------------------------------------------
 # equations (rates, inputs and positions are dimensionless, as in the paper)
@@ -449,6 +450,12 @@ def simulate(params, session, previous=None):
     return Result(metrics=metrics, arrays=arrays)
 
 
+def recordings(params, arrays):
+    """The rate monitor, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    return (Trace("R", "units", data="R_t", times="t", unit="1", indices=range(params.N), layout="time_neuron",
+                  description="rate of each unit (dimensionless, as in the model's equations)"),)
+
+
 def bump_shape(params, R):
     """``(centre, width, localized)`` of the activity profile ``R``.
 
@@ -641,4 +648,5 @@ MODEL = Model(
     simulate=simulate,
     figures=figures,
     sweepable=SWEEPABLE,
+    recordings=recordings,
 )

@@ -88,6 +88,7 @@ from scipy.special import erf
 from brianlab import plotting
 from brianlab.model import Model, Result
 from brianlab.params import parameters, structure_key
+from brianlab.recordings import SpikeTrains
 
 # ----------------------------------------------------------------------------
 # equations
@@ -659,6 +660,18 @@ def simulate(params, session, previous=None):
     return Result(metrics=metrics, arrays=arrays)
 
 
+def recordings(params, arrays):
+    """The two spike monitors, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    step = int(arrays["spike_exc_step"])
+    kept = "every spike" if step == 1 else f"spikes of every {step}th cell (max_saved_spikes)"
+    return (
+        SpikeTrains("exc", times="spike_exc_t", indices="spike_exc_i", n_neurons=params.n_exc,
+                    covered=range(0, params.n_exc, step), description=f"excitatory cells: {kept}"),
+        SpikeTrains("inh", times="spike_inh_t", indices="spike_inh_i", n_neurons=params.n_inh,
+                    description="interneurons: every spike"),
+    )
+
+
 # ----------------------------------------------------------------------------
 # figures
 # ----------------------------------------------------------------------------
@@ -762,4 +775,5 @@ MODEL = Model(
     simulate=simulate,
     figures=figures,
     sweepable=SWEEPABLE,
+    recordings=recordings,
 )

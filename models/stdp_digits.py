@@ -51,6 +51,7 @@ from brianlab import plotting
 from brianlab.errors import BrianlabError
 from brianlab.model import Model, Result
 from brianlab.params import parameters, structure_key
+from brianlab.recordings import SpikeTrains
 
 # ----------------------------------------------------------------------------
 # equations (every quantity but time and rate is dimensionless, as in the notebook)
@@ -425,6 +426,19 @@ def _raster(params, monitors, n_samples):
         out[f"raster_{name}_t"] = t[keep]
         out[f"raster_{name}_i"] = np.asarray(mon.i[:])[keep]
     return out
+
+
+def recordings(params, arrays):
+    """The raster's spike monitors, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    if "raster_inp_t" not in arrays:  # no training (epochs=0): no raster
+        return ()
+    when = f"the first {params.n_raster} training samples (times from the start of training)"
+    return (
+        SpikeTrains("inputs", times="raster_inp_t", indices="raster_inp_i", n_neurons=N_PIXELS,
+                    description=f"Poisson pixel inputs during {when}"),
+        SpikeTrains("outputs", times="raster_out_t", indices="raster_out_i", n_neurons=params.n_out,
+                    description=f"output neurons during {when}"),
+    )
 
 
 def neuron_classes(params, counts=None, labels=None):
@@ -930,4 +944,5 @@ MODEL = Model(
     figures=figures,
     accepts_from=True,
     sweepable=SWEEPABLE,
+    recordings=recordings,
 )
