@@ -95,9 +95,10 @@ def cmd_run(args):
         seed=args.seed,
         out=args.out,
         from_dir=getattr(args, "from_dir", None),
-        progress=not args.quiet,
+        progress=not (args.quiet or args.json),
         log=log,
         nwb=args.nwb,
+        verbose=args.verbose and not args.quiet,
     )
     if args.json:
         print(json.dumps(metrics, indent=2, default=str))
@@ -226,7 +227,8 @@ def build_parser():
     p.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="RUN_DIR",
                    help="start from a previous run's saved state (models that support it)")
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress reports")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (nor report lines)")
+    p.add_argument("--verbose", action="store_true", help="also print Brian's report line of every program run")
     p.add_argument("--nwb", action="store_true", help="also write the run as data.nwb (see 'brianlab export')")
     p.set_defaults(func=cmd_run)
 

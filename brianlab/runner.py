@@ -99,6 +99,7 @@ def run_model(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     nwb: bool = False,
+    verbose: bool = False,
 ) -> tuple[Path, dict]:
     """Build, run and record ``model``; return ``(run_dir, metrics)``.
 
@@ -115,11 +116,13 @@ def run_model(
     from_dir : Path, optional
         A previous run of the same model to start from (``--from``).
     progress : bool
-        Show Brian's progress reports on stderr.
+        Show one progress bar for the run on stderr (when it is a terminal).
     log : callable, optional
         Called with one-line status messages.
     nwb : bool
         Also write ``data.nwb`` into the run directory.
+    verbose : bool
+        Print Brian's report line of every program run as well.
 
     Raises
     ------
@@ -141,7 +144,8 @@ def run_model(
     final = Path(out) if out is not None else records.default_run_dir(model.name, device, seed)
     staged = records.StagedRun(final)
     try:
-        session = devices.DeviceSession(device, options, build_root=staged.path / "build", seed=seed, progress=progress)
+        session = devices.DeviceSession(device, options, build_root=staged.path / "build", seed=seed,
+                                        progress=progress, verbose=verbose, label=model.name)
         with session:
             path, metrics = record_run(model, params, session, staged, previous, nwb=nwb)
     except BrianlabError:
