@@ -124,6 +124,8 @@ class RunProgress:
         finally:
             with self._lock:
                 self.phase_name = saved
+                if self._bar is not None and self.done_s == 0:
+                    self._bar.reset(total=max(self.total_s, 1e-12))  # time left: from simulating, not compiling
                 self._draw()
 
     @contextlib.contextmanager
