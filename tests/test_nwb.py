@@ -183,3 +183,12 @@ def test_a_sweep_exports_every_point_in_one_call(brianlab_cli, tmp_path):
     assert all((p / "data.nwb").is_file() for p in points)
     code, _, err = brianlab_cli("export", sweep_dir)
     assert code == 2 and "already exists" in err
+
+
+def test_stdp_digits_tells_the_progress_bar_exactly_the_program_runs_it_makes(exported):
+    """The bar's total for stdp-digits (expected_runs) is what the run then simulated."""
+    from brianlab.models.stdp_digits import expected_runs
+
+    record = records.load_run(exported("stdp-digits"), get_model("stdp-digits"))
+    metrics = record.metrics
+    assert expected_runs(record.params, metrics["n_train"], metrics["n_test"]) == metrics["n_runs"]
