@@ -335,7 +335,12 @@ class DeviceSession:
         is, so a sweep fixes it and the generated code is the same for every seed:
         a project regenerated into the same directory is then not recompiled.
     progress : bool
-        Print Brian's progress reports (to stderr, so stdout stays clean).
+        Show one progress bar for the whole session on stderr, when it is a
+        terminal (:class:`brianlab.progress.RunProgress`, as ``session.bar``).
+    verbose : bool
+        Print Brian's report lines (to stderr) as well.
+    label : str
+        Names the bar (the model).
 
     Notes
     -----
@@ -344,13 +349,18 @@ class DeviceSession:
     longer readable after it.
     """
 
-    def __init__(self, name, options=None, build_root=None, seed=0, progress=True, build_seed=None):
+    def __init__(self, name, options=None, build_root=None, seed=0, progress=True, build_seed=None,
+                 verbose=False, label=""):
         self.name = resolve_name(name)
         self.options = options or DeviceOptions()
         self.build_root = Path(self.options.build_dir or build_root or "build").resolve()
         self.seed = int(seed)
         self._build_seed = None if build_seed is None else int(build_seed)
         self.progress = progress
+        from brianlab.progress import RunProgress
+
+        #: The run's progress bar: programs report to it, models label phases on it.
+        self.bar = RunProgress(label, enabled=progress, verbose=verbose)
         self.projects = []
         self._project_dirs = {}
         #: Every :class:`~brianlab.simulation.Program` made on this session (for timings).
@@ -394,8 +404,28 @@ class DeviceSession:
 
     @property
     def report(self):
-        """Brian's ``report=`` argument for ``Network.run``."""
-        return "stderr" if self.progress else None
+        """Brian's ``report=`` argument for ``Network.run``: feeds :attr:`bar` (None when it shows nothing)."""
+        from brianlab.progress import STANDALONE_REPORT
+
+        if not self.bar.active:
+            return None
+        return STANDALONE_REPORT if self.standalone else self.bar.runtime_callback()
+
+    @property
+    def report_period(self):
+        """Brian's ``report_period=`` for ``Network.run``."""
+        from brianlab.progress import REPORT_PERIOD_S
+
+        return REPORT_PERIOD_S * b2.second
+
+    def phase(self, name: str, expect_s: float | None = None) -> None:
+        """Label the phase that runs from now on in the progress bar (``"training"``).
+
+        ``expect_s``: the simulated seconds of the whole run, if the model knows them.
+        """
+        if expect_s is not None:
+            self.bar.expect(expect_s)
+        self.bar.phase(name)
 
     # -- life cycle -----------------------------------------------------------
 
@@ -416,6 +446,7 @@ class DeviceSession:
 
     def __exit__(self, *exc):
         self._active = False
+        self.bar.close(complete=exc[0] is None)
         self._reset_device()
         b2.set_device("runtime")
         b2.defaultclock.dt_ = self._saved_dt

@@ -113,6 +113,10 @@ class Model:
     tiny : dict of str to str
         ``--set`` assignments (``{"n_neurons": "10"}``) for a run of a few seconds:
         what the contract test and a new user's first try use.
+    recordings : callable, optional
+        ``recordings(params, arrays) -> tuple`` of :class:`brianlab.recordings.SpikeTrains`
+        and :class:`brianlab.recordings.Trace`: which arrays of ``data.npz`` are
+        spike trains and traces of which population (read by ``brianlab export``).
     """
 
     name: str
@@ -125,6 +129,7 @@ class Model:
     build: Build | None = None
     run_values: RunValues | None = None
     tiny: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    recordings: Callable[[Any, Mapping[str, np.ndarray]], tuple] | None = None
 
     def sweepable_names(self, params: Any = None) -> tuple[str, ...]:
         """The sweepable parameter names for ``params`` (default: the model's defaults)."""

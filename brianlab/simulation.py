@@ -142,13 +142,16 @@ class Program:
                 raise CompileOnly(self.directory, self.build_s)
             run_args = {self._resolve(key): value for key, value in values.items()}
             self.session.set_run_seed(seed)
+            report = Path(self.directory) / results / "stdout.txt"  # where the binary's reports go
+            report.unlink(missing_ok=True)
             start = time.perf_counter()
-            b2.device.run(
-                directory=str(self.directory),
-                results_directory=results,
-                with_output=False,
-                run_args=run_args,
-            )
+            with self.session.bar.running(float(self.duration), follow=report):
+                b2.device.run(
+                    directory=str(self.directory),
+                    results_directory=results,
+                    with_output=False,
+                    run_args=run_args,
+                )
             self.run_s += time.perf_counter() - start
         else:
             self._build_and_run(values, seed)
@@ -167,12 +170,16 @@ class Program:
 
     def _compile(self) -> None:
         start = time.perf_counter()
+        with self.session.bar.building(float(self.duration)):
+            self._build_project()
+        self.build_s += time.perf_counter() - start
+
+    def _build_project(self):
         self._construct(self.session.build_seed)
-        self.network.run(self.duration, report=self.session.report)
+        self.network.run(self.duration, report=self.session.report, report_period=self.session.report_period)
         before = _binary_stamp(self.directory)
         b2.device.build(directory=str(self.directory), compile=True, run=False, with_output=False)
         self.n_compiles += _binary_stamp(self.directory) != before
-        self.build_s += time.perf_counter() - start
 
     def _build_and_run(self, values: Mapping[str, Any], seed: int) -> None:
         start = time.perf_counter()
@@ -190,13 +197,15 @@ class Program:
                 target[:] = value
         self.build_s += time.perf_counter() - start
         start = time.perf_counter()
-        self.network.run(self.duration, report=self.session.report)
-        if self.session.standalone:  # genn: no run_args, so each run is a full build
-            self.n_compiles += 1
-            if self.session.options.compile_only:
-                b2.device.build(directory=str(self.directory), compile=True, run=False)
-                raise CompileOnly(self.directory, time.perf_counter() - start)
-            b2.device.build(directory=str(self.directory), compile=True, run=True, with_output=False)
+        follow = Path(self.directory) / "results" / "stdout.txt" if self.session.standalone else None
+        with self.session.bar.running(float(self.duration), follow=follow):
+            self.network.run(self.duration, report=self.session.report, report_period=self.session.report_period)
+            if self.session.standalone:  # genn: no run_args, so each run is a full build
+                self.n_compiles += 1
+                if self.session.options.compile_only:
+                    b2.device.build(directory=str(self.directory), compile=True, run=False)
+                    raise CompileOnly(self.directory, time.perf_counter() - start)
+                b2.device.build(directory=str(self.directory), compile=True, run=True, with_output=False)
         self.run_s += time.perf_counter() - start
 
     def _resolve(self, key: str) -> Any:

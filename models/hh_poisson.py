@@ -33,6 +33,7 @@ from brianlab import plotting
 from brianlab.devices import DeviceSession
 from brianlab.model import Model, Result, RunRecord
 from brianlab.params import parameters
+from brianlab.recordings import SpikeTrains, Trace
 from brianlab.simd import simd_function
 
 # ----------------------------------------------------------------------------
@@ -521,6 +522,27 @@ def collect(params: HHPoissonParams, mon: HHPoissonMonitors) -> Result:
     return Result(metrics=metrics, arrays=arrays)
 
 
+def recordings(params, arrays):
+    """The spike and state monitors, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    out = [SpikeTrains("neurons", times="spike_t", indices="spike_i", n_neurons=params.n_neurons,
+                       description="every spike (one per action potential) of the population")]
+    units = {"v": ("V", "membrane potential"), "m": ("1", "Na activation"), "h": ("1", "Na inactivation"),
+             "n": ("1", "K activation"), "ge": ("S/m^2", "excitatory conductance density"),
+             "gi": ("S/m^2", "inhibitory conductance density")}
+    for name, (unit, what) in units.items():
+        if name in arrays:
+            out.append(Trace(name, "neurons", data=name, times="state_t", unit=unit, indices="record_index",
+                             description=what))
+    for kind, n_per in (("exc", params.N_ex), ("inh", params.N_in)):
+        if f"input_{kind}_t" in arrays:
+            n = n_sources(params, n_per)
+            shown = n if params.shared_inputs else min(n, len(arrays["record_index"]) * n_per)
+            out.append(SpikeTrains(f"inputs_{kind}", times=f"input_{kind}_t", indices=f"input_{kind}_i",
+                                   n_neurons=n, covered=range(shown),
+                                   description=f"Poisson {kind} input spikes (sources of the recorded neurons)"))
+    return tuple(out)
+
+
 # ----------------------------------------------------------------------------
 # figures
 # ----------------------------------------------------------------------------
@@ -651,4 +673,5 @@ MODEL = Model(
     build=build,
     run_values=run_values,
     tiny={"n_neurons": "3", "duration": "50*ms"},
+    recordings=recordings,
 )

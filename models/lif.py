@@ -27,6 +27,7 @@ from brianlab import plotting
 from brianlab.devices import DeviceSession
 from brianlab.model import Model, Result, RunRecord
 from brianlab.params import parameters
+from brianlab.recordings import SpikeTrains, Trace
 
 LIF_EQS = """
 dv/dt = (E_L - v + drive) / tau_m : volt (unless refractory)
@@ -202,6 +203,15 @@ def simulate(params: LIFParams, session: DeviceSession, previous: RunRecord | No
     return Result(metrics=metrics, arrays=arrays)
 
 
+def recordings(params, arrays):
+    """The spike monitor and the voltage monitor, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    return (
+        SpikeTrains("neurons", times="spike_t", indices="spike_i", n_neurons=params.n_neurons,
+                    description="every spike of the population"),
+        Trace("v", "neurons", data="v", times="v_t", unit="V", indices="v_index", description="membrane potential"),
+    )
+
+
 def plot_fi_curve(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Simulated rate of each neuron against its drive, with the analytic f-I curve."""
     ax = plotting.new_axes(ax)
@@ -249,4 +259,5 @@ MODEL = Model(
     build=build,
     run_values=run_values,
     tiny={"n_neurons": "10", "duration": "100*ms"},
+    recordings=recordings,
 )

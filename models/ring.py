@@ -52,6 +52,7 @@ from brianlab import plotting
 from brianlab.devices import DeviceSession
 from brianlab.model import Model, Result, RunRecord
 from brianlab.params import parameters
+from brianlab.recordings import Trace
 
 # ----------------------------------------------------------------------------
 # equations (rates, inputs and positions are dimensionless, as in the paper)
@@ -458,6 +459,12 @@ def simulate(params: RingParams, session: DeviceSession, previous: RunRecord | N
     return Result(metrics=metrics, arrays=arrays)
 
 
+def recordings(params, arrays):
+    """The rate monitor, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    return (Trace("R", "units", data="R_t", times="t", unit="1", indices=range(params.N), layout="time_neuron",
+                  description="rate of each unit (dimensionless, as in the model's equations)"),)
+
+
 def bump_shape(params: RingParams, R: np.ndarray) -> tuple[float, float, bool]:
     """``(centre, width, localized)`` of the activity profile ``R``.
 
@@ -655,4 +662,5 @@ MODEL = Model(
     build=build,
     run_values=run_values,
     tiny={"N": "64", "duration": "100*ms"},
+    recordings=recordings,
 )

@@ -34,6 +34,7 @@ from brianlab import plotting
 from brianlab.devices import DeviceSession
 from brianlab.model import Model, Result, RunRecord
 from brianlab.params import parameters
+from brianlab.recordings import SpikeTrains
 from brianlab.simd import simd_function
 
 # ----------------------------------------------------------------------------
@@ -583,6 +584,18 @@ def simulate(params: RingSpikingParams, session: DeviceSession, previous: RunRec
     return Result(metrics=metrics, arrays=arrays)
 
 
+def recordings(params, arrays):
+    """The two spike monitors, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    step = int(arrays["spike_exc_step"])
+    kept = "every spike" if step == 1 else f"spikes of every {step}th cell (max_saved_spikes)"
+    return (
+        SpikeTrains("exc", times="spike_exc_t", indices="spike_exc_i", n_neurons=params.n_exc,
+                    covered=range(0, params.n_exc, step), description=f"excitatory cells: {kept}"),
+        SpikeTrains("inh", times="spike_inh_t", indices="spike_inh_i", n_neurons=params.n_inh,
+                    description="interneurons: every spike"),
+    )
+
+
 # ----------------------------------------------------------------------------
 # figures
 # ----------------------------------------------------------------------------
@@ -689,4 +702,5 @@ MODEL = Model(
     build=build,
     run_values=run_values,
     tiny={"n_exc": "128", "n_inh": "32", "n_ext": "100", "t_cue_start": "20*ms", "cue_duration": "30*ms", "delay": "50*ms", "decode_window": "40*ms"},
+    recordings=recordings,
 )

@@ -45,6 +45,7 @@ from brian2 import Hz, Quantity, ms
 
 from brianlab.model import Model, Result
 from brianlab.params import parameters
+from brianlab.recordings import SpikeTrains
 
 from .data import load_split, split_from_run
 from .estimator import STDPDigitClassifier
@@ -67,6 +68,7 @@ from .training import (
     accuracy,
     count_spikes,
     curve_points,
+    expected_runs,
     fit_network,
     initial_state,
     make_program,
@@ -162,12 +164,18 @@ def simulate(params, session, previous=None):
     teacher_classes = neuron_classes(params)
 
     def evaluate(current):
+        label = session.bar.phase_name
+        session.phase("learning-curve test")
         phase = run_phase(program, params, dict(current), x_te, None, "frozen", _phase_seed(seed, "curve"), shifted=True)
+        session.phase(label)
         return accuracy(predict_classes(params, phase.counts, teacher_classes), y_te)
 
+    session.phase("training", expect_s=expected_runs(params, len(x_tr), len(x_te)) * float(program.duration))
     classes, frozen_train, train_s, curve, raster = fit_network(program, params, state, x_tr, y_tr, seed, evaluate)
+    session.phase("frozen test")
     frozen = run_phase(program, params, dict(state), x_te, None, "frozen", _phase_seed(seed, "test"), shifted=True)
     online_state = dict(state)
+    session.phase("online test (test-time learning)")
     online = run_phase(program, params, online_state, x_te, None, "online", _phase_seed(seed, "test"), shifted=True)
     pred_train = predict_classes(params, frozen_train.counts, classes)
     pred_frozen = predict_classes(params, frozen.counts, classes)
@@ -203,6 +211,19 @@ def simulate(params, session, previous=None):
     return Result(metrics=metrics, arrays=arrays)
 
 
+def recordings(params, arrays):
+    """The raster's spike monitors, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    if "raster_inp_t" not in arrays:  # no training (epochs=0): no raster
+        return ()
+    when = f"the first {params.n_raster} training samples (times from the start of training)"
+    return (
+        SpikeTrains("inputs", times="raster_inp_t", indices="raster_inp_i", n_neurons=N_PIXELS,
+                    description=f"Poisson pixel inputs during {when}"),
+        SpikeTrains("outputs", times="raster_out_t", indices="raster_out_i", n_neurons=params.n_out,
+                    description=f"output neurons during {when}"),
+    )
+
+
 MODEL = Model(
     name="stdp-digits",
     summary="STDP digit classifier (8x8 digits): teacher current, lateral inhibition, test-time learning",
@@ -212,4 +233,5 @@ MODEL = Model(
     accepts_from=True,
     sweepable=SWEEPABLE,
     tiny={"n_class": "2", "n_per_class": "1", "n_train": "4", "n_test": "4", "chunk": "4"},
+    recordings=recordings,
 )

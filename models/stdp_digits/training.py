@@ -201,6 +201,23 @@ def curve_points(params, n_samples):
     return np.concatenate([first, later]) if params.epochs else np.zeros(0, int)
 
 
+def expected_runs(params, n_train, n_test, curve=True):
+    """Program runs of a whole ``simulate``: training (split at the curve points), curve tests, three passes.
+
+    For the progress bar (``session.phase(..., expect_s=...)``); mirrors :func:`train`'s chunking.
+    """
+    def runs(n):
+        return -(-n // params.chunk)
+
+    points = set(curve_points(params, n_train).tolist()) if curve else set()
+    total = 0
+    for epoch in range(params.epochs):
+        stops = sorted({n_train} | {p - epoch * n_train for p in points if 0 < p - epoch * n_train < n_train})
+        total += sum(runs(b - a) for a, b in zip([0, *stops[:-1]], stops))
+    n_curve = sum(1 for p in points if 0 < p <= params.epochs * n_train)
+    return total + n_curve * runs(n_test) + runs(n_train) + 2 * runs(n_test)
+
+
 def train(program, params, state, x, y, rng, seed, evaluate=None):
     """Supervised training for ``params.epochs`` epochs (shuffled each epoch).
 
@@ -212,6 +229,7 @@ def train(program, params, state, x, y, rng, seed, evaluate=None):
     targets = teacher_targets(params, x, y, seed) if params.epochs else None
     points = set(curve_points(params, len(x)).tolist()) if evaluate is not None else set()
     for epoch in range(params.epochs):
+        program.session.phase(f"training, epoch {epoch + 1}/{params.epochs}")
         order = rng.permutation(len(x))
         stops = sorted({len(x)} | {p - epoch * len(x) for p in points if 0 < p - epoch * len(x) < len(x)})
         start = 0
@@ -291,6 +309,7 @@ def fit_network(program, params, state, x, y, seed, evaluate=None):
     """
     rng = np.random.default_rng(_phase_seed(seed, "order"))
     train_s, curve, raster = train(program, params, state, x, y, rng, seed, evaluate)
+    program.session.phase("frozen pass over the training images")
     frozen_train = run_phase(program, params, dict(state), x, None, "frozen", _phase_seed(seed, "train-frozen"))
     classes = neuron_classes(params, frozen_train.counts if params.assign == "response" else None, y)
     return classes, frozen_train, train_s, curve, raster
