@@ -27,8 +27,8 @@ from brianlab.model import Model, Result
 from brianlab.params import parameters, structure_key
 
 from . import inputs, jeffress, reference
-from .network import (Layout, build_network, decode_hidden_spikes, decode_readout, pack_spikes,
-                      synapse_weights, window_table)
+from .network import (Layout, build_network, decode_hidden_spikes, decode_readout, fibre_values, pack_spikes,
+                      row_order, synapse_weights, window_table)
 from .weights import check_shapes, load_weights, shipped_path
 
 __all__ = ["IPDParams", "MODEL", "build", "run_values", "sweepable", "TINY", "Weights", "get_weights"]
@@ -108,15 +108,26 @@ def layout(params: IPDParams) -> Layout:
 
 # -- the Brian2 program -----------------------------------------------------------
 
-_ALWAYS_SWEEPABLE = ("mode", "weights", "ie_ratio", "dale", "positive", "epochs", "lr", "batch", "n_train_batches",
-                     "surrogate_beta", "patience", "phase")
+_ALWAYS_SWEEPABLE = ("weights", "positive", "epochs", "lr", "batch", "n_train_batches", "surrogate_beta",
+                     "patience", "phase")
+
+
+def inhibitory_rows(params: IPDParams) -> tuple[int | None, int | None]:
+    """Inhibitory rows of W1 and W2 in the compiled network (None: that layer has no fixed sign)."""
+    if params.mode == "jeffress":
+        return 0, 0
+    n_in = 2 * params.anf_per_ear
+    n_inh_in = int(n_in * params.ie_ratio) if params.dale in ("both", "input") else None
+    n_inh_hidden = int(params.n_hidden * params.ie_ratio) if params.dale in ("both", "hidden") else None
+    return n_inh_in, n_inh_hidden
 
 
 def sweepable(params: IPDParams) -> tuple[str, ...]:
     """Parameters that reach the compiled program as run_args values.
 
     Weights and test inputs are values, so everything that only changes them is
-    sweepable; with replayed input that includes the tone's constants.
+    sweepable; with replayed input that includes the tone's constants. The
+    number of inhibitory rows (``ie_ratio``, ``dale``, ``mode``) shapes the synapses.
     """
     if params.input == "replay":
         return _ALWAYS_SWEEPABLE + ("f", "rate_max", "envelope_power")
@@ -130,8 +141,9 @@ def build(params: IPDParams):
     if params.input == "poisson":
         tone = {"f_tone": params.f, "rate_max": params.rate_max, "envelope_power": float(params.envelope_power),
                 "phase_delays": spec.phase_delays(), "right_ear": spec.right_ear()}
-    return build_network(layout(params), params.dt, params.tau_hidden, params.tau_out, reset=params.reset,
-                         input_mode=params.input, tone=tone, name="ipd_localisation")
+    n_inh_in, n_inh_hidden = inhibitory_rows(params)
+    return build_network(layout(params), params.dt, params.tau_hidden, params.tau_out, n_inh_in, n_inh_hidden,
+                         reset=params.reset, input_mode=params.input, tone=tone, name="ipd_localisation")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +178,14 @@ def get_weights(params: IPDParams, seed: int = 0, previous=None, log=None) -> We
         w1, w2, sign1, sign2, info = load_weights(path)
         weights = Weights(w1, w2, sign1, sign2, str(path), info)
     check_shapes(weights.w1, weights.w2, spec.n_inputs, params.n_hidden, params.n_classes, weights.source)
+    for layer, sign, w, n_inh in zip(("W1", "W2"), (weights.sign1, weights.sign2), (weights.w1, weights.w2),
+                                     inhibitory_rows(params)):
+        if n_inh is not None and (int(np.sum(sign < 0)) != n_inh or np.any(w * np.asarray(sign)[:, None] < 0)):
+            raise BrianlabError(
+                f"weights from {weights.source}: {layer} has {int(np.sum(np.asarray(sign) < 0))} inhibitory rows "
+                f"(sign-constrained: {bool(np.any(sign != 0))}), but ie_ratio={params.ie_ratio:g} with dale={params.dale} "
+                f"needs {n_inh}; set ie_ratio and dale as they were trained"
+            )
     return weights
 
 
@@ -210,18 +230,29 @@ def run_values(params: IPDParams, weights: Weights | None = None, test_set=None,
     """
     weights = weights if weights is not None else get_weights(params, seed)
     lay = layout(params)
+    spec = input_spec(params)
     if test_set is None:
-        test_set = inputs.generate(input_spec(params), params.n_test, inputs.stream(seed, 2))
-    w_in_exc, w_in_inh = synapse_weights(weights.w1, lay.n_parallel)
-    w_hid_exc, w_hid_inh = synapse_weights(weights.w2, lay.n_parallel)
-    values = {"syn_in_exc.w": w_in_exc, "syn_in_inh.w": w_in_inh, "syn_hid_exc.w": w_hid_exc,
-              "syn_hid_inh.w": w_hid_inh}
+        test_set = inputs.generate(spec, params.n_test, inputs.stream(seed, 2))
+    fibre_order, hidden_order = brian_orders(params, weights)
+    n_inh_in, n_inh_hidden = inhibitory_rows(params)
+    values = {}
+    for stem, w, n_inh in (("syn_in", weights.w1[fibre_order][:, hidden_order], n_inh_in),
+                           ("syn_hid", weights.w2[hidden_order], n_inh_hidden)):
+        for kind, w_syn in synapse_weights(w, lay.n_parallel, n_inh).items():
+            values[f"{stem}_{kind}.w"] = w_syn
+    values.update(fibre_values(lay, fibre_order, params.input, spec.phase_delays(), spec.right_ear()))
     if params.input == "replay":
         values["input_bits"] = pack_spikes(test_set.spikes, lay)
     else:
         values["ipd_of_sample"] = window_table(test_set.ipd, lay)
         values["start_phase"] = window_table(test_set.phase0, lay)
     return values
+
+
+def brian_orders(params: IPDParams, weights: Weights):
+    """Original fibre and hidden unit of each Brian2 input and hidden neuron (inhibitory rows first)."""
+    n_inh_in, n_inh_hidden = inhibitory_rows(params)
+    return row_order(weights.sign1, n_inh_in), row_order(weights.sign2, n_inh_hidden)
 
 
 # -- one run ---------------------------------------------------------------------
@@ -268,7 +299,7 @@ def simulate(params: IPDParams, session, previous=None) -> Result:
     run_s = program.run_s - run_before
     readout = decode_readout(monitors.readout.v_sum[:], lay, params.n_test) * reference.READOUT_SCALE
     sample, step, unit = decode_hidden_spikes(monitors.hidden_spikes.i[:], monitors.hidden_spikes.t[:] / second,
-                                              params.dt, lay, params.n_test)
+                                              params.dt, lay, params.n_test, brian_orders(params, weights)[1])
     hidden_brian = np.zeros((params.n_test, spec.n_steps, params.n_hidden), dtype=bool)
     hidden_brian[sample, step, unit] = True
     hidden_ref, out64, out32, backend = _reference_predictions(params, weights, test_set)

@@ -9,9 +9,13 @@ weights and test set of the same size.
 
 Dale's law is in the synapses: ``syn_in_exc``/``syn_in_inh`` (inputs to hidden)
 and ``syn_hid_exc``/``syn_hid_inh`` (hidden to output) hold ``w >= 0`` and add or
-subtract it. Every pair within a copy is connected in both, and a row's weights
-are zero in the pathway of the other sign, so the sign mask is a value, not part
-of the compiled program.
+subtract it. In a layer with a fixed sign per presynaptic row, the Brian2 group
+lists its ``n_inh`` inhibitory units first (a permutation of the fibres and
+hidden units, applied to the weights, the input table and the recorded spikes),
+and only those rows are connected by the inhibitory pathway, the others by the
+excitatory one. So the number of inhibitory rows is part of the compiled program,
+but which rows they are is a value. A layer without a fixed sign connects every
+pair in both pathways (``w_exc = max(W, 0)``, ``w_inh = max(-W, 0)``).
 
 Schedule of one time step (the notebook's update, exactly):
 
@@ -37,7 +41,8 @@ import numpy as np
 __all__ = [
     "INPUT_REPLAY_EQS", "INPUT_REPLAY_THRESHOLD", "INPUT_POISSON_EQS", "INPUT_POISSON_THRESHOLD",
     "HIDDEN_EQS", "OUTPUT_EQS", "SYN_EQS", "ON_PRE_EXC", "ON_PRE_INH",
-    "Layout", "IPDMonitors", "build_network", "pack_spikes", "synapse_weights", "BITS_PER_WORD",
+    "Layout", "IPDMonitors", "build_network", "pack_spikes", "synapse_weights", "BITS_PER_WORD", "row_order",
+    "fibre_values", "window_table", "decode_readout", "decode_hidden_spikes",
 ]
 
 #: Input spikes are packed into integers of this many bits (a double holds them exactly).
@@ -115,12 +120,16 @@ class IPDMonitors(NamedTuple):
     hidden_spikes: b2.SpikeMonitor
 
 
-def build_network(layout: Layout, dt, tau_hidden, tau_out, v_threshold: float = 1.0, reset: str = "notebook",
-                  input_mode: str = "replay", tone=None, name: str = "ipd"):
+def build_network(layout: Layout, dt, tau_hidden, tau_out, n_inh_in=None, n_inh_hidden=None,
+                  v_threshold: float = 1.0, reset: str = "notebook", input_mode: str = "replay", tone=None,
+                  name: str = "ipd"):
     """Build the network (see the module notes); returns ``(Network, IPDMonitors)``.
 
-    ``tone`` (``input_mode="poisson"``): dict with ``f_tone`` (Hz), ``rate_max`` (Hz)
-    and ``envelope_power``, and ``phase_delays``/``right_ear`` arrays of one copy.
+    ``n_inh_in``/``n_inh_hidden``: inhibitory rows of W1/W2 (None: that layer has
+    no fixed signs). ``tone`` (``input_mode="poisson"``): dict with ``f_tone`` (Hz),
+    ``rate_max`` (Hz) and ``envelope_power``. The fibres' bits (``word``,
+    ``bit_value``) or phase delays (``phase_delay``, ``right_ear``) are set by
+    :func:`fibre_values` through run_args, since they follow the permutation.
     """
     P, n_in, n_hid, n_out = layout.n_parallel, layout.n_inputs, layout.n_hidden, layout.n_classes
     window = layout.n_steps * dt
@@ -128,9 +137,6 @@ def build_network(layout: Layout, dt, tau_hidden, tau_out, v_threshold: float = 
         input_bits = b2.TimedArray(np.zeros((layout.total_steps, P * layout.n_words)), dt=dt, name="input_bits")
         inputs = b2.NeuronGroup(P * n_in, INPUT_REPLAY_EQS, threshold=INPUT_REPLAY_THRESHOLD,
                                 namespace={"input_bits": input_bits}, name="inputs")
-        fibre = np.arange(P * n_in)
-        inputs.word = (fibre // n_in) * layout.n_words + (fibre % n_in) // BITS_PER_WORD
-        inputs.bit_value = 2 ** ((fibre % n_in) % BITS_PER_WORD)
     else:
         ipd_of_sample = b2.TimedArray(np.zeros((layout.n_windows + 1, P)), dt=window, name="ipd_of_sample")
         start_phase = b2.TimedArray(np.zeros((layout.n_windows + 1, P)), dt=window, name="start_phase")
@@ -141,8 +147,6 @@ def build_network(layout: Layout, dt, tau_hidden, tau_out, v_threshold: float = 
                        "envelope_power": tone["envelope_power"]},
             name="inputs",
         )
-        inputs.phase_delay = np.tile(tone["phase_delays"], P)
-        inputs.right_ear = np.tile(tone["right_ear"], P)
         inputs.slot = np.repeat(np.arange(P), n_in)
 
     hidden = b2.NeuronGroup(P * n_hid, HIDDEN_EQS, threshold=HIDDEN_THRESHOLD[reset], reset=HIDDEN_RESET,
@@ -155,13 +159,20 @@ def build_network(layout: Layout, dt, tau_hidden, tau_out, v_threshold: float = 
     output.run_regularly(OUTPUT_CLEAR, dt=window, when="start", order=-1, name="output_clear")
     output.run_regularly(OUTPUT_ACCUMULATE, when="start", order=0, name="output_accumulate")
 
+    # The fibres in their own order until run_args give the permutation of the weights in use.
+    for variable, value in fibre_values(layout, np.arange(n_in), input_mode, *(
+            (tone["phase_delays"], tone["right_ear"]) if tone else ())).items():
+        setattr(inputs, variable.split(".", 1)[1], value)
     objects = [inputs, hidden, output]
-    for pre, post, n_pre, n_post, stem in ((inputs, hidden, n_in, n_hid, "syn_in"),
-                                           (hidden, output, n_hid, n_out, "syn_hid")):
-        i, j = _block_pairs(P, n_pre, n_post)
+    for pre, post, n_pre, n_post, n_inh, stem in ((inputs, hidden, n_in, n_hid, n_inh_in, "syn_in"),
+                                                  (hidden, output, n_hid, n_out, n_inh_hidden, "syn_hid")):
         for kind, on_pre in (("exc", ON_PRE_EXC), ("inh", ON_PRE_INH)):
+            rows = _rows(kind, n_pre, n_inh)
+            if len(rows) == 0:
+                continue  # e.g. no inhibitory fibres at ie_ratio=0 (an unconnected Synapses is an error)
             syn = b2.Synapses(pre, post, SYN_EQS, on_pre=on_pre, name=f"{stem}_{kind}")
-            syn.connect(i=i, j=j)
+            pre_idx, post_idx = _block_pairs(P, n_pre, n_post, rows)
+            syn.connect(i=pre_idx, j=post_idx)
             objects.append(syn)
     readout = b2.StateMonitor(output, "v_sum", record=True, dt=window, when="start", order=-2, name="readout")
     hidden_spikes = b2.SpikeMonitor(hidden, name="hidden_spikes")
@@ -169,16 +180,54 @@ def build_network(layout: Layout, dt, tau_hidden, tau_out, v_threshold: float = 
     return network, IPDMonitors(readout, hidden_spikes)
 
 
-def _block_pairs(n_copies, n_pre, n_post):
-    """(i, j) of all-to-all connections within each copy, copy-major, then row-major."""
-    copy, a, b = np.meshgrid(np.arange(n_copies), np.arange(n_pre), np.arange(n_post), indexing="ij")
+def _rows(kind, n_pre, n_inh):
+    """Presynaptic rows (within a copy) of the ``kind`` pathway."""
+    if n_inh is None:
+        return np.arange(n_pre)
+    return np.arange(n_inh) if kind == "inh" else np.arange(n_inh, n_pre)
+
+
+def _block_pairs(n_copies, n_pre, n_post, rows):
+    """(i, j) from ``rows`` to every unit within each copy, copy-major, then row-major."""
+    copy, a, b = np.meshgrid(np.arange(n_copies), rows, np.arange(n_post), indexing="ij")
     return (copy * n_pre + a).ravel(), (copy * n_post + b).ravel()
 
 
-def synapse_weights(w, n_copies):
-    """``(w_exc, w_inh)`` per synapse for a signed matrix ``w`` (rows presynaptic), in connection order."""
+def row_order(sign, n_inh):
+    """The Brian2 order of a layer's units: its ``n_inh`` inhibitory rows first (identity when unsigned)."""
+    sign = np.asarray(sign)
+    if n_inh is None:
+        return np.arange(len(sign))
+    order = np.argsort(sign >= 0, kind="stable")
+    if int(np.sum(sign < 0)) != n_inh:
+        raise ValueError(f"{int(np.sum(sign < 0))} inhibitory rows, the network has {n_inh}")
+    return order
+
+
+def synapse_weights(w, n_copies, n_inh=None):
+    """``{"exc": w, "inh": w}`` per synapse (>= 0, connection order) for a signed, reordered matrix ``w``.
+
+    ``w`` has its rows (presynaptic) in the Brian2 order, inhibitory first when
+    ``n_inh`` is given; a pathway without rows is left out.
+    """
     w = np.asarray(w, dtype=float)
-    return np.tile(np.maximum(w, 0).ravel(), n_copies), np.tile(np.maximum(-w, 0).ravel(), n_copies)
+    out = {}
+    for kind in ("exc", "inh"):
+        rows = _rows(kind, w.shape[0], n_inh)
+        if len(rows):
+            part = w[rows]
+            out[kind] = np.tile((np.maximum(part, 0) if kind == "exc" else np.maximum(-part, 0)).ravel(), n_copies)
+    return out
+
+
+def fibre_values(layout: Layout, fibre_order, input_mode="replay", phase_delays=None, right_ear=None):
+    """run_args of the input group: which original fibre each Brian2 input neuron stands for."""
+    fibres = np.tile(np.asarray(fibre_order), layout.n_parallel)
+    copy = np.repeat(np.arange(layout.n_parallel), layout.n_inputs)
+    if input_mode == "replay":
+        return {"inputs.word": copy * layout.n_words + fibres // BITS_PER_WORD,
+                "inputs.bit_value": 2 ** (fibres % BITS_PER_WORD)}
+    return {"inputs.phase_delay": np.asarray(phase_delays)[fibres], "inputs.right_ear": np.asarray(right_ear)[fibres]}
 
 
 def pack_spikes(spikes, layout: Layout):
@@ -217,12 +266,17 @@ def decode_readout(readout_v_sum, layout: Layout, n: int):
     return totals.reshape(layout.n_samples, layout.n_classes)[:n]
 
 
-def decode_hidden_spikes(i, t, dt, layout: Layout, n: int):
-    """Hidden spikes as (sample, step, unit) index arrays from a SpikeMonitor's ``i`` and ``t`` (s)."""
+def decode_hidden_spikes(i, t, dt, layout: Layout, n: int, hidden_order=None):
+    """Hidden spikes as (sample, step, unit) index arrays from a SpikeMonitor's ``i`` and ``t`` (s).
+
+    ``hidden_order[k]`` is the original unit of Brian2's hidden neuron ``k`` (within a copy).
+    """
     step = np.round(np.asarray(t) / float(dt)).astype(np.int64)
     i = np.asarray(i, dtype=np.int64)
     window, local = step // layout.n_steps, step % layout.n_steps
     copy, unit = i // layout.n_hidden, i % layout.n_hidden
+    if hidden_order is not None:
+        unit = np.asarray(hidden_order)[unit]
     sample = window * layout.n_parallel + copy
     keep = sample < n
     return sample[keep], local[keep], unit[keep]
