@@ -47,7 +47,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -57,10 +56,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from brianlab.devices import DeviceOptions, DeviceSession  # noqa: E402
-from brianlab.params import apply_assignments  # noqa: E402
-from brianlab.models import hh_poisson as hp  # noqa: E402
 from bench_provenance import provenance  # noqa: E402
+
+from brianlab.devices import DeviceOptions, DeviceSession  # noqa: E402
+from brianlab.models import hh_poisson as hp  # noqa: E402
+from brianlab.params import apply_assignments  # noqa: E402
 
 DT_MS = 0.01
 STEPS_PER_S = int(round(1000 / DT_MS))

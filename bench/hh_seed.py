@@ -33,10 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_provenance import provenance  # noqa: E402
+from hh_poisson import naive_neuron  # noqa: E402
+
 from brianlab.devices import DeviceSession  # noqa: E402
 from brianlab.models import hh_poisson as hp  # noqa: E402
 from brianlab.params import apply_assignments  # noqa: E402
-from hh_poisson import naive_neuron  # noqa: E402
 
 DURATION_S = 0.3
 

@@ -48,14 +48,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_provenance import provenance  # noqa: E402
+
 from brianlab.devices import DeviceOptions, DeviceSession  # noqa: E402
-from brianlab.params import apply_assignments  # noqa: E402
 from brianlab.models import ring_spiking  # noqa: E402
+from brianlab.params import apply_assignments  # noqa: E402
 
 #: One second of network time: 100 ms before the cue, 250 ms cue, 650 ms delay.
 FULL = ["t_cue_start=100*ms", "cue_duration=250*ms", "delay=650*ms"]

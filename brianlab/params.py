@@ -26,6 +26,7 @@ import operator
 import re
 import tokenize
 import typing
+from typing import Any
 
 import numpy as np
 from brian2 import DimensionMismatchError, Quantity, get_dimensions, have_same_dimensions
@@ -36,6 +37,8 @@ from brianlab.errors import BrianlabError
 
 __all__ = [
     "parameters",
+    "param",
+    "apply_values",
     "describe",
     "apply_assignments",
     "parse_assignments",
@@ -55,20 +58,40 @@ _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
-def parameters(cls):
+def param(default: Any, help: str) -> Any:
+    """A parameter field with its one-line ``help`` (what ``brianlab show`` prints).
+
+    ``tau_m: Quantity = param(10 * ms, "membrane time constant")`` is the same as
+    ``tau_m: Quantity = 10 * ms  # membrane time constant``; use it where the help
+    text is not a short comment.
+    """
+    metadata = {"help": help}
+    if isinstance(default, np.ndarray):
+        return dataclasses.field(default_factory=functools.partial(copy.copy, default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def parameters(cls: type) -> type:
     """Make ``cls`` a frozen dataclass whose defaults may be Brian quantities.
 
     Plain dataclasses refuse array-like defaults (a ``Quantity`` is an ndarray);
     each such default is given to the dataclass as a factory returning a copy.
+    Each field's help text is kept in its metadata (``field.metadata["help"]``):
+    from :func:`param`, else from the comment that follows the field's line.
     """
+    comments = _field_comments(cls)
     for name in getattr(cls, "__annotations__", {}):
         default = cls.__dict__.get(name, dataclasses.MISSING)
+        if isinstance(default, dataclasses.Field):
+            continue
+        metadata = {"help": comments.get(name, "")}
         if isinstance(default, np.ndarray):
-            setattr(
-                cls,
-                name,
-                dataclasses.field(default_factory=functools.partial(copy.copy, default)),
-            )
+            field = dataclasses.field(default_factory=functools.partial(copy.copy, default), metadata=metadata)
+        elif default is dataclasses.MISSING:
+            field = dataclasses.field(metadata=metadata)
+        else:
+            field = dataclasses.field(default=default, metadata=metadata)
+        setattr(cls, name, field)
     return dataclasses.dataclass(frozen=True)(cls)
 
 
@@ -100,13 +123,12 @@ def _field_types(cls):
 
 def describe(cls):
     """Rows ``(name, default_text, kind_text, comment)`` for every parameter of ``cls``."""
-    comments = _field_comments(cls)
     defaults = cls()
     types = _field_types(cls)
     rows = []
     for f in dataclasses.fields(cls):
         value = getattr(defaults, f.name)
-        rows.append((f.name, _text(value), _kind(types[f.name], value), comments.get(f.name, "")))
+        rows.append((f.name, _text(value), _kind(types[f.name], value), f.metadata.get("help", "")))
     return rows
 
 

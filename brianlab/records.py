@@ -27,8 +27,6 @@ stays (hidden) until a person removes it.
 from __future__ import annotations
 
 import datetime
-import errno
-import fcntl
 import json
 import math
 import os
@@ -44,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 import brianlab
+from brianlab import fileio
 from brianlab.errors import BrianlabError
 from brianlab.model import RunRecord
 from brianlab.params import from_json
@@ -95,16 +94,11 @@ class _DestinationLock:
 
     def acquire(self, what):
         while True:
-            handle = open(self.path, "a+")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                handle.close()
-                if exc.errno in (errno.EAGAIN, errno.EACCES):
-                    raise BrianlabError(
-                        f"{what} is being written by another brianlab process now; wait for it or choose another --out"
-                    ) from None
-                raise
+            handle = fileio.try_lock(self.path)
+            if handle is None:
+                raise BrianlabError(
+                    f"{what} is being written by another brianlab process now; wait for it or choose another --out"
+                )
             try:
                 same = os.fstat(handle.fileno()).st_ino == os.stat(self.path).st_ino
             except FileNotFoundError:
@@ -171,13 +165,13 @@ class StagedDirectory:
     def commit(self):
         """Rename the staging directory to its final name, release the lock, and return the name."""
         try:
-            if self.final.exists():
+            try:
+                fileio.rename_no_replace(self.path, self.final)
+            except FileExistsError:
                 raise BrianlabError(
                     f"{self.what} {self.final} appeared while this process was writing; "
                     f"its output is kept at {self.path}"
-                )
-            try:
-                os.rename(self.path, self.final)
+                ) from None
             except OSError as exc:
                 raise BrianlabError(
                     f"cannot move {self.path} to {self.final} ({exc.strerror or exc}); its output is kept there"

@@ -92,6 +92,7 @@ def run(
     from_dir: str | Path | None = None,
     progress: bool = False,
     options: devices.DeviceOptions | None = None,
+    nwb: bool = False,
     **params: Any,
 ) -> RunRecord:
     """Build, run and record one model, as ``brianlab run`` does; return the saved run.
@@ -112,6 +113,8 @@ def run(
         Show progress on stderr.
     options : DeviceOptions, optional
         Threads, build directory, GPU and so on.
+    nwb : bool
+        Also write the run as ``data.nwb`` (see :mod:`brianlab.nwb`).
     **params
         Parameter values by name: Brian quantities (``tau_m=20*ms``), plain numbers
         for unitless parameters, or strings as on the command line (``"20*ms"``).
@@ -130,7 +133,7 @@ def run(
     model = get_model(model) if isinstance(model, str) else model
     values = apply_values(model.params, params)
     path, _ = run_model(model, values, device, options or devices.DeviceOptions(), seed=seed, out=out,
-                        from_dir=from_dir, progress=progress)
+                        from_dir=from_dir, progress=progress, nwb=nwb)
     return records.load_run(path, model)
 
 
@@ -160,6 +163,8 @@ def run_model(
     from_dir: str | Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    nwb: bool = False,
+    verbose: bool = False,
 ) -> tuple[Path, dict]:
     """Build, run and record ``model``; return ``(run_dir, metrics)``.
 
@@ -176,9 +181,13 @@ def run_model(
     from_dir : Path, optional
         A previous run of the same model to start from (``--from``).
     progress : bool
-        Show Brian's progress reports on stderr.
+        Show one progress bar for the run on stderr (when it is a terminal).
     log : callable, optional
         Called with one-line status messages.
+    nwb : bool
+        Also write ``data.nwb`` into the run directory.
+    verbose : bool
+        Print Brian's report line of every program run as well.
 
     Raises
     ------
@@ -188,6 +197,10 @@ def run_model(
     log = log or (lambda message: None)
     seed = check_seed(seed)
     check_options(options)
+    if nwb:
+        from brianlab.nwb import require_pynwb
+
+        require_pynwb()
     device = devices.resolve_name(device)
     devices.require(device, options)
     previous = None
@@ -201,9 +214,10 @@ def run_model(
         options = _own_build_dir(options, final.name)
         if options.build_dir is not None:
             log(f"building in {options.build_dir}")
-        session = devices.DeviceSession(device, options, build_root=staged.path / "build", seed=seed, progress=progress)
+        session = devices.DeviceSession(device, options, build_root=staged.path / "build", seed=seed,
+                                        progress=progress, verbose=verbose, label=model.name)
         with session:
-            path, metrics = record_run(model, params, session, staged, previous)
+            path, metrics = record_run(model, params, session, staged, previous, nwb=nwb)
     except BrianlabError:
         staged.discard()
         raise
@@ -226,6 +240,7 @@ def record_run(
     extra_config: Mapping[str, Any] | None = None,
     since: devices.SessionCounters | None = None,
     figures: bool = True,
+    nwb: bool = False,
 ) -> tuple[Path, dict]:
     """Simulate ``params`` on an open session, record the run in ``staged`` and commit it.
 
@@ -249,6 +264,8 @@ def record_run(
         runs and wall time from there (a build made for this run just before it). Default: now.
     figures : bool
         Draw the model's figures (``brianlab plot RUN_DIR`` can draw them later).
+    nwb : bool
+        Also write the run as ``data.nwb`` (``brianlab export RUN_DIR`` can write it later).
 
     Returns
     -------
@@ -273,6 +290,12 @@ def record_run(
     metrics["device"] = session.name
     staged.write_json(records.METRICS, metrics)
     staged.write_arrays(result.arrays)
+    if figures or nwb:
+        saved = records.load_run(staged.path, model)
     if figures:
-        model.figures(records.load_run(staged.path, model), staged.path / records.FIGURES)
+        model.figures(saved, staged.path / records.FIGURES)
+    if nwb:
+        from brianlab.nwb import NWB_FILE, write_nwb
+
+        write_nwb(saved, model, staged.path / NWB_FILE, session_id=staged.final.name)
     return staged.commit(), metrics

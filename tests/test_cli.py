@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from brianlab import devices
-
 from conftest import read_json, run_subprocess
 
 QUICK = ["--set", "n_neurons=20", "--set", "duration=100*ms", "--quiet"]

@@ -14,7 +14,6 @@ import pytest
 from brianlab import records, runner
 from brianlab.devices import DeviceOptions
 from brianlab.errors import BrianlabError
-
 from conftest import read_json
 
 QUICK = ["--set", "n_neurons=20", "--set", "duration=100*ms", "--quiet"]

@@ -7,15 +7,14 @@ p = 0, no compile.
 
 import numpy as np
 import pytest
-from brian2 import uA, cm
+from brian2 import cm, uA
 from scipy import stats
 from scipy.integrate import solve_ivp
 
 from brianlab import devices
 from brianlab.devices import DeviceSession
-from brianlab.params import apply_assignments
 from brianlab.models import hh_poisson as hp
-
+from brianlab.params import apply_assignments
 from conftest import read_json
 
 #: Applied currents (uA/cm^2): silent, a single spike from the initial state, repetitive firing.
@@ -81,7 +80,7 @@ def explicit_cpp(tmp_path_factory):
     silent = params(*POPULATION, "p=0")
     with DeviceSession("cpp_standalone", build_root=tmp_path_factory.mktemp("explicit"), seed=1,
                        progress=False) as session:
-        no_input = hp.simulate(silent, session, I_app=cycled_currents(base.n_neurons))
+        no_input = hp.simulate_currents(silent, session, cycled_currents(base.n_neurons))
         driven = hp.simulate(base, session)
         session.seed = 2
         driven2 = hp.simulate(base, session)
@@ -132,7 +131,7 @@ def test_spikes_without_inputs_match_scipy_for_several_currents(explicit_cpp, re
 def test_runtime_matches_scipy_and_cpp_without_inputs(method, tolerance, explicit_cpp, references):
     silent = params("n_neurons=6", "p=0", "N_ex=2", "N_in=1", "n_record=0", f"method={method}")
     with DeviceSession("runtime", progress=False) as session:
-        result = hp.simulate(silent, session, I_app=cycled_currents(6))
+        result = hp.simulate_currents(silent, session, cycled_currents(6))
     for k, ref in enumerate(references):
         sim = spike_times_of(result, k)
         assert len(sim) == len(ref)

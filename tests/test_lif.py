@@ -5,10 +5,9 @@ import pytest
 from brian2 import mV
 
 from brianlab.devices import DeviceOptions, DeviceSession
+from brianlab.models import lif
 from brianlab.params import apply_assignments
 from brianlab.simulation import Program
-from brianlab.models import lif
-
 from conftest import RUNNABLE, device_params
 
 SMALL = ["n_neurons=40", "duration=300*ms"]

@@ -1,11 +1,12 @@
 """Parameter parsing: names and units are checked, values round-trip through JSON."""
 
+from typing import Literal
+
 import pytest
-from brian2 import Quantity, cm, mV, ms, uA
+from brian2 import Quantity, cm, ms, mV, uA
 
 from brianlab.errors import BrianlabError
 from brianlab.params import apply_assignments, from_json, parameters, parse_quantity, to_json
-from typing import Literal
 
 
 @parameters
