@@ -227,7 +227,7 @@ def run_model(
             log(f"run failed; its partial output is kept at {staged.path}")
         raise
     if metrics.get("compiled_only"):
-        log(f"compiled {model.name} for {device} (not run: --compile-only); build in {final / 'build'}")
+        log(f"compiled {model.name} for {device} (not run: --compile-only); build in {options.build_dir or final / 'build'}")
     return path, metrics
 
 
