@@ -90,7 +90,7 @@ def find_nvcc() -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _nvcc_version_text(nvcc: str) -> str:
     return _run([nvcc, "--version"])[1]
 
@@ -105,7 +105,7 @@ def nvcc_version(nvcc: str) -> tuple[int, int, int] | None:
     return (int(short.group(1)), int(short.group(2)), 0) if short else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def nvcc_architectures(nvcc: str) -> tuple[int, ...]:
     """The virtual architectures nvcc compiles for, ``(75, 80, ..., 120)`` (``nvcc --list-gpu-arch``)."""
     return tuple(sorted({int(n) for n in re.findall(r"compute_(\d+)", _run([nvcc, "--list-gpu-arch"])[1])}))
@@ -173,7 +173,7 @@ def host_compiler() -> str:
     return os.environ.get("CXX") or "g++"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def host_compiler_problem(nvcc: str, cxx: str) -> str:
     """Why nvcc refuses ``cxx`` as its host compiler, in one line; "" when it accepts it.
 

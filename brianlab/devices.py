@@ -24,7 +24,6 @@ to return to) is the model for this module.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import importlib.metadata
 import importlib.util
 import logging
@@ -37,7 +36,7 @@ from pathlib import Path
 
 import brian2 as b2
 
-from brianlab import cuda
+from brianlab import cuda, fileio
 from brianlab.errors import BrianlabError
 
 __all__ = [
@@ -294,7 +293,7 @@ class SessionCounters:
     time: float  #: ``time.perf_counter()`` when taken
     programs: Mapping[int, tuple]  #: program id -> its (build_s, run_s, n_builds, n_compiles, n_runs)
 
-    def since(self, earlier: "SessionCounters | None") -> dict:
+    def since(self, earlier: SessionCounters | None) -> dict:
         """What happened between ``earlier`` and this snapshot, as metrics (``build_wall_s``, ...)."""
         totals = [0] * len(_COUNTERS)
         before = earlier.programs if earlier is not None else {}
@@ -336,7 +335,12 @@ class DeviceSession:
         is, so a sweep fixes it and the generated code is the same for every seed:
         a project regenerated into the same directory is then not recompiled.
     progress : bool
-        Print Brian's progress reports (to stderr, so stdout stays clean).
+        Show one progress bar for the whole session on stderr, when it is a
+        terminal (:class:`brianlab.progress.RunProgress`, as ``session.bar``).
+    verbose : bool
+        Print Brian's report lines (to stderr) as well.
+    label : str
+        Names the bar (the model).
 
     Notes
     -----
@@ -345,13 +349,18 @@ class DeviceSession:
     longer readable after it.
     """
 
-    def __init__(self, name, options=None, build_root=None, seed=0, progress=True, build_seed=None):
+    def __init__(self, name, options=None, build_root=None, seed=0, progress=True, build_seed=None,
+                 verbose=False, label=""):
         self.name = resolve_name(name)
         self.options = options or DeviceOptions()
         self.build_root = Path(self.options.build_dir or build_root or "build").resolve()
         self.seed = int(seed)
         self._build_seed = None if build_seed is None else int(build_seed)
         self.progress = progress
+        from brianlab.progress import RunProgress
+
+        #: The run's progress bar: programs report to it, models label phases on it.
+        self.bar = RunProgress(label, enabled=progress, verbose=verbose)
         self.projects = []
         self._project_dirs = {}
         #: Every :class:`~brianlab.simulation.Program` made on this session (for timings).
@@ -377,6 +386,11 @@ class DeviceSession:
         return self.name in ("cpp_standalone", "cuda_standalone")
 
     @property
+    def simd(self) -> bool:
+        """Whether models should use the vectorised C++ math of :mod:`brianlab.simd` (cpp_standalone)."""
+        return self.name == "cpp_standalone"
+
+    @property
     def run_s(self):
         """Wall seconds spent running, summed over every program of this session (so far)."""
         return sum(program.run_s for program in self.programs)
@@ -390,8 +404,28 @@ class DeviceSession:
 
     @property
     def report(self):
-        """Brian's ``report=`` argument for ``Network.run``."""
-        return "stderr" if self.progress else None
+        """Brian's ``report=`` argument for ``Network.run``: feeds :attr:`bar` (None when it shows nothing)."""
+        from brianlab.progress import STANDALONE_REPORT
+
+        if not self.bar.active:
+            return None
+        return STANDALONE_REPORT if self.standalone else self.bar.runtime_callback()
+
+    @property
+    def report_period(self):
+        """Brian's ``report_period=`` for ``Network.run``."""
+        from brianlab.progress import REPORT_PERIOD_S
+
+        return REPORT_PERIOD_S * b2.second
+
+    def phase(self, name: str, expect_s: float | None = None) -> None:
+        """Label the phase that runs from now on in the progress bar (``"training"``).
+
+        ``expect_s``: the simulated seconds of the whole run, if the model knows them.
+        """
+        if expect_s is not None:
+            self.bar.expect(expect_s)
+        self.bar.phase(name)
 
     # -- life cycle -----------------------------------------------------------
 
@@ -412,6 +446,7 @@ class DeviceSession:
 
     def __exit__(self, *exc):
         self._active = False
+        self.bar.close(complete=exc[0] is None)
         self._reset_device()
         b2.set_device("runtime")
         b2.defaultclock.dt_ = self._saved_dt
@@ -429,15 +464,12 @@ class DeviceSession:
     def _lock_build_root(self):
         """Hold an exclusive lock on the build root, so no two runs build in it at once."""
         self.build_root.mkdir(parents=True, exist_ok=True)
-        lock = open(self.build_root / ".brianlab.lock", "a+")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
+        lock = fileio.try_lock(self.build_root / ".brianlab.lock")
+        if lock is None:
             raise BrianlabError(
                 f"build directory {self.build_root} is in use by another run; "
                 "choose another --build-dir or wait for that run to finish"
-            ) from None
+            )
         self._lock = lock
 
     def _set_prefs(self, values):

@@ -163,9 +163,9 @@ def test_brian2cuda_template_as_shipped_drops_capitalised_array_values(case, tmp
 
 def test_the_fixed_template_keeps_everything_else():
     """The fix removes the lowercasing and makes an unreadable file fatal; nothing else changes."""
-    import brian2cuda
-
     from pathlib import Path
+
+    import brian2cuda
 
     shipped = Path(brian2cuda.__file__).parent.joinpath("templates", "objects.cu").read_text()
     fixed = cuda.fixed_objects_template(shipped)
