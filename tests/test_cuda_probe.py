@@ -209,7 +209,7 @@ def test_the_sweep_spreads_over_visible_gpus_and_pins_each_worker(machine, monke
 
 
 def test_the_sweep_cache_key_holds_the_resolved_architecture_and_nvcc(machine):
-    from brianlab.sweep import _options_key
+    from brianlab.sweep.cache import options_key as _options_key
 
     fake_smi(machine, [H100])
     h100 = _options_key("cuda_standalone", DeviceOptions())
