@@ -627,7 +627,7 @@ def fixed_objects_template(source: str) -> str:
         If the template has the lowercasing loop but not in the form this fix knows
         (a brian2cuda other than 1.0a7): better no build than a silently wrong one.
     """
-    if "tolower" not in source and "brianlab:" in source:
+    if "tolower" not in source:  # fixed already (by brianlab, or upstream)
         return source
     fixed, n_loop = _LOWERCASE_LOOP.subn("", source)
     fixed, n_bool = _BOOLEANS.subn(_BOOLEANS_FIXED, fixed)
@@ -671,7 +671,7 @@ def run_args_template_is_fixed() -> bool:
 
     env = CUDAStandaloneCodeObject.templater.env
     source, _, _ = env.loader.get_source(env, "objects.cu")
-    return "tolower" not in source and "brianlab:" in source
+    return "tolower" not in source
 
 
 # ----------------------------------------------------------------------------

@@ -43,6 +43,7 @@ class _Monitors(NamedTuple):
 def _build():
     group = b2.NeuronGroup(N_CHECK, CHECK_EQS, threshold="v > 1", reset="v = 0", method="exact",
                            name="Check_Group")
+    group.Tau_m = 10 * b2.ms  # compiled in; the run_args values replace both (I_Ext is compiled in as 0)
     spikes = b2.SpikeMonitor(group, name="check_spikes")
     return b2.Network(group, spikes), _Monitors(spikes, group)
 
