@@ -240,6 +240,8 @@ def test_a_failing_point_is_recorded_and_the_others_finish(brianlab_cli, tmp_pat
     done = table[table["v_thresh"] > -0.07]
     assert (done["status"] == "done").all() and (done["n_spikes"] > 0).all()
     assert (out / "figures" / "mean_rate.png").is_file()
+    # the sweep's figures only, by default; each point's data is there for 'brianlab plot'
+    assert all((Path(d) / "data.npz").is_file() and not (Path(d) / "figures").exists() for d in done["run_dir"])
     # again: the finished points are skipped, the failed ones tried again
     code, stdout, _ = brianlab_cli(*args)
     assert code == 1 and "4 points: 2 done (0 run now, 2 before), 2 failed" in stdout
@@ -326,3 +328,11 @@ def test_the_grid_is_the_cartesian_product_times_the_seeds():
     other_device = planning.plan(lif.MODEL, texts, values, [0], (), "runtime", DeviceOptions())[0]
     assert not {p.id for p in other_fixed} & {p.id for p in points}
     assert not {p.id for p in other_device} & {p.id for p in points}
+
+
+def test_point_figures_on_request(brianlab_cli, tmp_path):
+    out = tmp_path / "sweep"
+    code, _, err = brianlab_cli("sweep", "lif", "--grid", "drive_max=30*mV", *QUICK, "--point-figures", "--out", out)
+    assert code == 0, err
+    (run_dir,) = sweep.load_table(out)["run_dir"]
+    assert sorted(p.name for p in (Path(run_dir) / "figures").iterdir()) == ["fi_curve.png", "raster.png", "voltage.png"]
