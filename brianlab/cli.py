@@ -7,14 +7,15 @@
     brianlab show MODEL                     a model's parameters, units and defaults
     brianlab run MODEL [options]            build, run and record one model
     brianlab sweep MODEL --grid N=V1,V2 ... run a model over a parameter grid on Dask
-    brianlab plot RUN_DIR [--out DIR]       draw a saved run's figures again
+    brianlab plot RUN_DIR [--out DIR]       draw a saved run's figures again, into a new directory
     brianlab export RUN_DIR --format nwb    a run (or every point of a sweep) as an NWB file
     brianlab runs [DIR]                     a table of past runs (default results/)
     brianlab compare RUN_A RUN_B [...]      differing parameters and every metric side by side
     brianlab demo                           the short demo the set-up runs
+    brianlab gpu-check [--gpu-id N]         cuda_standalone against cpp_standalone: run it first on a GPU
 
-Errors a user can fix are printed as one line, ``brianlab: error: ...``, with
-exit status 2.
+Errors a user can fix, including a malformed option, are printed as one line,
+``brianlab: error: ...``, with exit status 2.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ import argparse
 import datetime
 import json
 import sys
-import time
 from pathlib import Path
 
 from brianlab import devices, runner
-from brianlab.arguments import add_device_arguments, device_options
+from brianlab.arguments import _compute_capability, add_device_arguments, device_options, seed_value, whole_number
 from brianlab.errors import BrianlabError
 
 __all__ = ["main"]
@@ -136,7 +136,7 @@ def cmd_sweep(args):
         workers=args.workers,
         out=args.out,
         retries=args.retries,
-        point_figures=not args.no_point_figures,
+        point_figures=args.point_figures,
         progress=not args.quiet,
         log=log,
     )
@@ -158,22 +158,30 @@ def cmd_plot(args):
     from brianlab import records
     from brianlab.model import get_model
 
-    config_file = Path(args.run_dir) / records.CONFIG
+    run_dir = Path(args.run_dir)
+    config_file = run_dir / records.CONFIG
     if not config_file.is_file():
         raise BrianlabError(f"{args.run_dir} is not a run directory (no {records.CONFIG})")
-    try:
-        model_name = json.loads(config_file.read_text())["model"]
-    except (json.JSONDecodeError, KeyError):
-        raise BrianlabError(f"{config_file} is not a brianlab config (no 'model')") from None
+    model_name = records.load_run(run_dir).config.get("model")
+    if not isinstance(model_name, str):
+        raise BrianlabError(f"{config_file} is not a brianlab config (no 'model')")
     model = get_model(model_name)
-    record = records.load_run(args.run_dir, model)
+    record = records.load_run(run_dir, model)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else Path(args.run_dir) / f"replot-{stamp}"
-    if out.exists():
-        raise BrianlabError(f"{out} already exists and is never overwritten; choose another --out")
-    paths = model.figures(record, out)
+    out = Path(args.out) if args.out else run_dir.parent / f"{run_dir.resolve().name}.replot-{stamp}"
+    staged = records.StagedDirectory(out, "figure directory")  # refuses an existing one
+    try:
+        try:
+            paths = model.figures(record, staged.path)
+        except KeyError as exc:
+            raise BrianlabError(f"{run_dir / records.DATA} has no array {exc}; the run is incomplete or "
+                                "from another version of the model") from None
+    except BaseException:
+        staged.discard()
+        raise
+    final = staged.commit()
     for p in paths:
-        print(p)
+        print(final / Path(p).relative_to(staged.path))
     return 0
 
 
@@ -284,8 +292,29 @@ def cmd_demo(args):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, its usage errors as one ``brianlab: error:`` line (exit 2) like every other error."""
+
+    def error(self, message):
+        print(f"brianlab: error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def cmd_gpu_check(args):
+    from brianlab.gpucheck import gpu_check
+
+    result = gpu_check(devices.DeviceOptions(gpu_id=args.gpu_id, compute_capability=args.compute_capability),
+                       log=lambda m: print(m, file=sys.stderr))
+    if result.agree:
+        print("gpu-check: cuda_standalone agrees with cpp_standalone (run_args on capitalised variables included)")
+        return 0
+    for line in result.differences:
+        print(f"gpu-check: {line}")
+    return 1
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="brianlab", description="Brian2 experiment suite")
+    parser = _Parser(prog="brianlab", description="Brian2 experiment suite")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("devices", help="which devices can build and run here, and why not")
@@ -303,7 +332,7 @@ def build_parser():
     p = sub.add_parser("run", help="build, run and record one model")
     p.add_argument("model")
     add_device_arguments(p)
-    p.add_argument("--seed", type=int, default=0, help="seed for every random source (default 0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed for every random source, 0 ... 2**32-1 (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter, Brian units (tau_m=20*ms); repeatable")
     p.add_argument("--out", type=Path, default=None, help="run directory (must not exist; default under results/)")
@@ -327,26 +356,33 @@ def build_parser():
     p.add_argument("model")
     p.add_argument("--grid", action="append", required=True, metavar="NAME=V1,V2,...",
                    help="values of one parameter, Brian units (drive_max=20*mV,30*mV); repeatable")
-    p.add_argument("--seeds", type=int, default=1, help="seeds per grid point: --seed, --seed+1, ... (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    p.add_argument("--seeds", type=whole_number(1, None, "the number of seeds"), default=1, help="seeds per grid point: --seed, --seed+1, ... (default 1)")
+    p.add_argument("--seed", type=seed_value, default=0, help="the first seed (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter for every point; repeatable")
     add_device_arguments(p)
     p.add_argument("--scheduler", default="local",
                    help="'local' (a cluster of worker processes on this machine) or a Dask scheduler's "
                    "address, tcp://HOST:8786 (default local)")
-    p.add_argument("--workers", type=int, default=None, help="local: worker processes (default: one per core)")
-    p.add_argument("--retries", type=int, default=2, help="times Dask runs a task again after it failed or its worker died (default 2)")
+    p.add_argument("--workers", type=whole_number(1, None, "the number of workers"), default=None,
+                   help="local: worker processes (default: one per core; cuda_standalone: one per visible GPU)")
+    p.add_argument("--retries", type=whole_number(0, None, "the number of retries"), default=2, help="times Dask runs a task again after it failed or its worker died (default 2)")
     p.add_argument("--out", type=Path, default=None,
                    help="sweep directory; the same one resumes (default results/sweeps/MODEL-<hash>)")
-    p.add_argument("--no-point-figures", action="store_true",
-                   help="do not draw each point's figures (faster; 'brianlab plot RUN_DIR' draws them later)")
+    figures = p.add_mutually_exclusive_group()
+    figures.add_argument("--point-figures", dest="point_figures", action="store_true", default=False,
+                         help="also draw each point's own figures into its run directory (about 1 s a point; "
+                         "default: only the sweep's figures, 'brianlab plot RUN_DIR' draws a point's later)")
+    figures.add_argument("--no-point-figures", dest="point_figures", action="store_false",
+                         help=argparse.SUPPRESS)  # the default now; kept so older commands still work
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("plot", help="draw a saved run's figures again")
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--out", type=Path, default=None, help="where (default: RUN_DIR/replot-<time>)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="a new directory for the figures (default: RUN_DIR.replot-<time> beside RUN_DIR, "
+                   "which is never written to)")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser(
@@ -382,9 +418,16 @@ def build_parser():
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR", help="run directories (at least two)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("gpu-check", help="run a tiny network on cuda_standalone and cpp_standalone and compare",
+                       description="Exit status 0: the devices agree; 1: they differ (what to fix is "
+                       "printed); 2: the check cannot run here (the reason, in one line). See docs/gpu.md.")
+    p.add_argument("--gpu-id", type=whole_number(0, None, "the GPU id"), default=None,
+                   help="the GPU, counted among CUDA_VISIBLE_DEVICES (default 0)")
+    p.add_argument("--compute-capability", type=_compute_capability, default=None, help="compile for this (default: the GPU's)")
+    p.set_defaults(func=cmd_gpu_check)
 
     p = sub.add_parser("demo", help="the short demo that the set-up runs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_value, default=0)
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -392,11 +435,15 @@ def build_parser():
 def main(argv=None):
     """Entry point of the ``brianlab`` command."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (printed as one line) or --help
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
     except BrianlabError as exc:
-        print(f"brianlab: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split("\n"))  # one line, whatever the message held
+        print(f"brianlab: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("brianlab: interrupted", file=sys.stderr)

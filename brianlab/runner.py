@@ -6,9 +6,14 @@ the pieces the command line and the sweep workers share.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from brianlab import devices, records
 from brianlab.errors import BrianlabError
@@ -16,7 +21,67 @@ from brianlab.model import Model, RunRecord, get_model
 from brianlab.params import apply_values, to_json
 from brianlab.simulation import CompileOnly
 
-__all__ = ["run", "load", "run_model", "record_run"]
+__all__ = ["run", "load", "run_model", "record_run", "check_seed", "check_options", "MAX_SEED", "MAX_THREADS"]
+
+#: Seeds are 0 ... 2**32 - 1 (what NumPy's and Brian's generators take).
+MAX_SEED = 2**32 - 1
+#: More OpenMP threads than this is a typing mistake, not a machine.
+MAX_THREADS = 1024
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int in 0 ... :data:`MAX_SEED`.
+
+    Raises
+    ------
+    BrianlabError
+        If it is not a whole number in that range.
+    """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise BrianlabError(f"--seed must be a whole number from 0 to {MAX_SEED}; got {seed!r}")
+    seed = int(seed)
+    if not 0 <= seed <= MAX_SEED:
+        raise BrianlabError(f"--seed must be from 0 to {MAX_SEED} (2**32 - 1); got {seed}")
+    return seed
+
+
+def check_options(options: devices.DeviceOptions) -> None:
+    """Refuse device options no device could use (negative threads, a GPU id below 0, ...).
+
+    Raises
+    ------
+    BrianlabError
+        Naming the option and what it takes.
+    """
+    threads = options.threads
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 0 <= threads <= MAX_THREADS:
+        raise BrianlabError(f"--threads must be a whole number from 0 (no OpenMP) to {MAX_THREADS}; got {threads!r}")
+    gpu = options.gpu_id
+    if gpu is not None and (isinstance(gpu, bool) or not isinstance(gpu, int) or gpu < 0):
+        raise BrianlabError(f"--gpu-id must be a whole number from 0 (see 'brianlab devices'); got {gpu!r}")
+    cc = options.compute_capability
+    if cc is not None and (isinstance(cc, bool) or not isinstance(cc, (int, float))
+                           or not math.isfinite(cc) or not 1 <= cc < 100):
+        raise BrianlabError(f"--compute-capability must be a number such as 8.0 or 9.0; got {cc!r}")
+    if options.build_dir is not None and Path(options.build_dir).exists() and not Path(options.build_dir).is_dir():
+        raise BrianlabError(f"--build-dir {options.build_dir} exists and is not a directory")
+
+
+def _own_build_dir(options: devices.DeviceOptions, run_name: str) -> devices.DeviceOptions:
+    """``options`` with ``build_dir`` made a new directory of this run's own inside it.
+
+    A ``--build-dir`` given to several runs would otherwise have each run's
+    projects overwrite the last one's (``0-<tag>`` in the same place).
+    """
+    if options.build_dir is None:
+        return options
+    root = Path(options.build_dir).expanduser()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        own = Path(tempfile.mkdtemp(prefix=f"{run_name}-", dir=root))
+    except OSError as exc:
+        raise BrianlabError(f"cannot create a build directory in --build-dir {root}: {exc.strerror or exc}") from None
+    return dataclasses.replace(options, build_dir=own)
 
 
 def run(
@@ -134,6 +199,8 @@ def run_model(
         from brianlab.nwb import require_pynwb
 
         require_pynwb()
+    seed = check_seed(seed)
+    check_options(options)
     device = devices.resolve_name(device)
     devices.require(device, options)
     previous = None
@@ -144,6 +211,9 @@ def run_model(
     final = Path(out) if out is not None else records.default_run_dir(model.name, device, seed)
     staged = records.StagedRun(final)
     try:
+        options = _own_build_dir(options, final.name)
+        if options.build_dir is not None:
+            log(f"building in {options.build_dir}")
         session = devices.DeviceSession(device, options, build_root=staged.path / "build", seed=seed,
                                         progress=progress, verbose=verbose, label=model.name)
         with session:
@@ -152,6 +222,7 @@ def run_model(
         staged.discard()
         raise
     except BaseException:
+        staged.keep()
         if staged.path.exists():
             log(f"run failed; its partial output is kept at {staged.path}")
         raise

@@ -51,12 +51,36 @@ from .data import load_split, split_from_run
 from .estimator import STDPDigitClassifier
 from .figures import figures, plot_confusion, plot_curve, plot_raster, plot_weights
 from .network import (
-    CARRIED, N_PIXELS, PIXEL_MAX, SLOT, SLOTS_PER_SAMPLE, SWEEPABLE, STDPMonitors, build, constants,
+    CARRIED,
+    N_PIXELS,
+    PIXEL_MAX,
+    SLOT,
+    SLOTS_PER_SAMPLE,
+    SWEEPABLE,
+    STDPMonitors,
+    build,
+    constants,
 )
 from .training import (
-    Phase, _phase_seed, _state_key, accuracy, count_spikes, curve_points, expected_runs, fit_network, initial_state,
-    make_program, neuron_classes, predict_classes, run_phase, schedules, state_from_run, teacher_targets, train,
-    weight_matrices, with_norms,
+    Phase,
+    _phase_seed,
+    _state_key,
+    accuracy,
+    count_spikes,
+    curve_points,
+    expected_runs,
+    fit_network,
+    initial_state,
+    make_program,
+    neuron_classes,
+    predict_classes,
+    run_phase,
+    schedules,
+    state_from_run,
+    teacher_targets,
+    train,
+    weight_matrices,
+    with_norms,
 )
 
 
@@ -209,4 +233,5 @@ MODEL = Model(
     accepts_from=True,
     sweepable=SWEEPABLE,
     recordings=recordings,
+    tiny={"n_class": "2", "n_per_class": "1", "n_train": "4", "n_test": "4", "chunk": "4"},
 )
