@@ -232,7 +232,7 @@ def build_file(record: RunRecord, model: Model, session_id: str | None = None) -
     scalars = [(k, v) for k, v in record.metrics.items()
                if isinstance(v, (int, float)) and not isinstance(v, bool) or isinstance(v, bool) or v is None]
     if scalars:
-        module.add(_table("metrics", f"the run's scalar results (metrics.json)", {
+        module.add(_table("metrics", "the run's scalar results (metrics.json)", {
             "metric": ("metric name", [k for k, _ in scalars]),
             "value": ("value (NaN where metrics.json has null)",
                       [float("nan") if v is None else float(v) for _, v in scalars]),

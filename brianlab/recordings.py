@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 
@@ -98,7 +98,7 @@ class Trace:
     data: str
     times: str
     unit: str
-    indices: Union[str, Sequence[int]]
+    indices: str | Sequence[int]
     layout: Literal["neuron_time", "time_neuron"] = "neuron_time"
     conversion: float = 1.0
     description: str = ""
@@ -117,7 +117,7 @@ class Trace:
         return np.asarray(self.indices, dtype=np.int64)
 
 
-Recording = Union[SpikeTrains, Trace]
+Recording = SpikeTrains | Trace
 
 
 def check(recordings: Sequence[Recording], arrays: Mapping[str, np.ndarray]) -> None:

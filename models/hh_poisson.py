@@ -33,8 +33,8 @@ from brianlab import plotting
 from brianlab.devices import DeviceSession
 from brianlab.model import Model, Result, RunRecord
 from brianlab.params import parameters
-from brianlab.simd import simd_function
 from brianlab.recordings import SpikeTrains, Trace
+from brianlab.simd import simd_function
 
 # ----------------------------------------------------------------------------
 # equations (per unit membrane area; v in volt, rates in Hz)

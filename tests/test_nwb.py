@@ -16,8 +16,7 @@ from nwbinspector import Importance, inspect_nwbfile
 from brianlab import devices, records, runner
 from brianlab.model import get_model, model_names
 from brianlab.params import apply_assignments
-from brianlab.recordings import SpikeTrains, Trace
-
+from brianlab.recordings import SpikeTrains
 from conftest import read_json
 
 #: A run of a few seconds of each model (on runtime, NumPy target); a model not
