@@ -98,3 +98,14 @@ def cuda_compile_only(brianlab_cli, tmp_path, monkeypatch):
         return project
 
     return compile_model
+
+
+@pytest.fixture(scope="session")
+def lif_sweep(tmp_path_factory):
+    """A finished two-point lif sweep (drive_max 20 and 30 mV, runtime, NumPy), made once; copy it to change it."""
+    out = tmp_path_factory.mktemp("lif-sweep") / "sweep"
+    code = brianlab_main(["sweep", "lif", "--grid", "drive_max=20*mV,30*mV", "--set", "n_neurons=5",
+                          "--set", "duration=50*ms", "--device", "runtime", "--codegen", "numpy", "--workers", "1",
+                          "--no-point-figures", "--quiet", "--out", str(out)])
+    assert code == 0
+    return out

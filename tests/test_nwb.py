@@ -6,6 +6,7 @@ compile), and is recorded with ``nwb=True`` as ``brianlab run --nwb`` does.
 
 import datetime
 import json
+import shutil
 
 import numpy as np
 import pynwb
@@ -18,8 +19,8 @@ from brianlab.params import apply_assignments
 from brianlab.recordings import SpikeTrains
 from conftest import read_json
 
-#: A run of a few seconds of each model (on runtime, NumPy target). A model that
-#: defines ``tiny`` (the model contract) is run with that instead.
+#: A run of a few seconds of each model (on runtime, NumPy target); a model not
+#: listed runs with its ``tiny`` assignments (the model contract).
 TINY = {
     "lif": ["n_neurons=10", "duration=60*ms"],
     "hh-poisson": ["n_neurons=4", "duration=30*ms", "N_ex=20", "N_in=5", "synapse=cond_exp"],
@@ -33,13 +34,12 @@ BAD = (Importance.CRITICAL, Importance.ERROR, Importance.PYNWB_VALIDATION)
 
 
 def tiny_assignments(name):
-    model = get_model(name)
-    tiny = getattr(model, "tiny", None)
-    if tiny:
-        return [f"{k}={v}" for k, v in dict(tiny).items()]
-    if name not in TINY:
+    if name in TINY:
+        return TINY[name]
+    tiny = getattr(get_model(name), "tiny", None)
+    if not tiny:
         pytest.fail(f"model {name!r} has no tiny configuration (Model.tiny) to export")
-    return TINY[name]
+    return [f"{k}={v}" for k, v in dict(tiny).items()]
 
 
 def run_tiny(name, out, nwb=True):
@@ -74,7 +74,11 @@ def read_spikes(units, population):
     return sorted(pairs), rows["index"].to_numpy()
 
 
-@pytest.mark.parametrize("name", model_names())
+#: stdp-digits' tiny run takes the longest (five program runs, each built anew on runtime).
+MODELS = [pytest.param(name, marks=pytest.mark.slow) if name == "stdp-digits" else name for name in model_names()]
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_the_file_reads_back_with_the_spikes_and_traces_of_data_npz(exported, name):
     run_dir = exported(name)
     record = records.load_run(run_dir, get_model(name))
@@ -125,7 +129,7 @@ def test_lif_spikes_and_voltage_by_their_data_npz_names(exported):
         assert neurons["index"].tolist() == data["v_index"].tolist()
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", MODELS)
 def test_nwbinspector_finds_no_error_or_critical_issue(exported, name):
     messages = list(inspect_nwbfile(nwbfile_path=str(exported(name) / "data.nwb")))
     bad = [f"{m.importance.name} {m.check_function_name}: {m.message}" for m in messages if m.importance in BAD]
@@ -156,12 +160,9 @@ def test_export_writes_the_same_file_later_and_never_overwrites(brianlab_cli, ex
     assert sorted(p.name for p in tmp_path.iterdir()) == ["later.nwb"]
 
 
-def test_a_sweep_exports_every_point_in_one_call(brianlab_cli, tmp_path):
+def test_a_sweep_exports_every_point_in_one_call(brianlab_cli, tmp_path, lif_sweep):
     sweep_dir = tmp_path / "sweep"
-    code, _, err = brianlab_cli("sweep", "lif", "--grid", "drive_max=25*mV,40*mV", "--set", "n_neurons=5",
-                                "--set", "duration=50*ms", "--device", "runtime", "--codegen", "numpy",
-                                "--workers", "1", "--no-point-figures", "--quiet", "--out", sweep_dir)
-    assert code == 0, err
+    shutil.copytree(lif_sweep, sweep_dir)
     points = sorted(p for p in (sweep_dir / "runs").iterdir())
     assert len(points) == 2
     code, stdout, err = brianlab_cli("export", sweep_dir, "--out", tmp_path / "nwb")
@@ -184,6 +185,7 @@ def test_a_sweep_exports_every_point_in_one_call(brianlab_cli, tmp_path):
     assert code == 2 and "already exists" in err
 
 
+@pytest.mark.slow
 def test_stdp_digits_tells_the_progress_bar_exactly_the_program_runs_it_makes(exported):
     """The bar's total for stdp-digits (expected_runs) is what the run then simulated."""
     from brianlab.models.stdp_digits import expected_runs
