@@ -32,8 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from brianlab.devices import DeviceSession  # noqa: E402
-from brianlab.params import apply_assignments  # noqa: E402
 from brianlab.models import stdp_digits  # noqa: E402
+from brianlab.params import apply_assignments  # noqa: E402
 from brianlab.runs import stdp_shift  # noqa: E402
 
 #: The shifted test distribution of the bench (one level of runs/stdp_shift.py).

@@ -36,10 +36,10 @@ import time
 from pathlib import Path
 
 from brianlab import records
-from brianlab.runner import run_model
 from brianlab.devices import DeviceOptions
 from brianlab.model import get_model
 from brianlab.params import apply_assignments
+from brianlab.runner import run_model
 from brianlab.sweep import run_sweep
 
 #: The network: the lif example with nearest-neighbour synapses and membrane noise.

@@ -31,9 +31,9 @@ from brianlab import plotting
 from brianlab.arguments import add_device_arguments, device_options
 from brianlab.devices import DeviceSession
 from brianlab.model import RunRecord
+from brianlab.models import stdp_digits
 from brianlab.params import apply_assignments
 from brianlab.records import jsonable
-from brianlab.models import stdp_digits
 
 #: (contrast, background noise rate) of the test images, from no shift to a strong one.
 SHIFTS = ((1.0, "0*Hz"), (0.8, "10*Hz"), (0.6, "20*Hz"), (0.5, "30*Hz"), (0.4, "40*Hz"))

@@ -12,9 +12,8 @@ import pytest
 
 from brianlab.devices import DeviceSession
 from brianlab.model import RunRecord
-from brianlab.params import apply_assignments
 from brianlab.models import stdp_digits
-
+from brianlab.params import apply_assignments
 from conftest import RUNNABLE, read_json
 
 #: A small, fast configuration: digits 0 and 1, 20 training and 20 held-out images (10 per class).
