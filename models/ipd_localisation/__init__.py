@@ -378,6 +378,8 @@ MODEL = Model(
     simulate=simulate,
     figures=figures,
     accepts_from=True,
-    # The replay-mode names (the default); simulate() keys its program on sweepable(params).
-    sweepable=sweepable(IPDParams()),
+    sweepable=sweepable,
+    build=build,
+    run_values=run_values,
+    tiny=TINY,
 )
