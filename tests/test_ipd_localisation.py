@@ -7,7 +7,6 @@ from brianlab.errors import BrianlabError
 from brianlab.models import ipd_localisation as ipd
 from brianlab.models.ipd_localisation import inputs, reference
 from brianlab.params import apply_assignments
-
 from conftest import device_params
 
 SPEC = inputs.InputSpec()
@@ -55,7 +54,6 @@ def torch():
 
 
 def _short_training(ie_ratio, epochs=4, n_batches=12, seed=0):
-    from brianlab.models.ipd_localisation import training
 
     params = apply_assignments(ipd.IPDParams, [f"ie_ratio={ie_ratio}", f"epochs={epochs}",
                                                f"n_train_batches={n_batches}", "weights=train"])

@@ -192,4 +192,4 @@ def test_stdp_digits_tells_the_progress_bar_exactly_the_program_runs_it_makes(ex
 
     record = records.load_run(exported("stdp-digits"), get_model("stdp-digits"))
     metrics = record.metrics
-    assert expected_runs(record.params, metrics["n_train"], metrics["n_test"]) == metrics["n_runs"]
+    assert expected_runs(record.params, metrics["n_train"], metrics["n_val"], metrics["n_test"]) == metrics["n_runs"]
