@@ -102,11 +102,8 @@ def test_short_training_beats_chance_widely(torch):
     assert np.mean(reference.predict(out) == test.labels) > 2 * (1 / 12)
 
 
-@pytest.mark.parametrize("device", device_params("runtime", "cpp_standalone"))
 @pytest.mark.parametrize("reset", ["notebook", "immediate"])
-def test_brian_parity_with_the_reference(device, reset, tmp_path):
-    if device == "cpp_standalone" and reset == "immediate":
-        pytest.skip("one standalone build is enough; the immediate reset is checked on runtime")
+def test_brian_parity_with_the_reference(reset, tmp_path, device="runtime"):
     record = __import__("brianlab").run("ipd-localisation", device=device, out=tmp_path / "run", seed=3,
                                         n_test=64, n_parallel=16, reset=reset)
     m = record.metrics
@@ -115,6 +112,12 @@ def test_brian_parity_with_the_reference(device, reset, tmp_path):
     if reset == "notebook":
         assert m["accuracy_test_brian"] > 0.6  # the shipped weights (80% on 2048 samples)
     assert m["n_inhibitory_input"] == 100 and m["n_inhibitory_hidden"] == 15
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("device", device_params("cpp_standalone"))
+def test_brian_parity_cpp_standalone(device, tmp_path):
+    test_brian_parity_with_the_reference("notebook", tmp_path, device)  # a compilation: minutes on a busy machine
 
 
 def test_jeffress_is_well_above_chance():

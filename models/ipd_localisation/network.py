@@ -135,13 +135,13 @@ def build_network(layout: Layout, dt, tau_hidden, tau_out, n_inh_in=None, n_inh_
     window = layout.n_steps * dt
     if input_mode == "replay":
         input_bits = b2.TimedArray(np.zeros((layout.total_steps, P * layout.n_words)), dt=dt, name="input_bits")
-        inputs = b2.NeuronGroup(P * n_in, INPUT_REPLAY_EQS, threshold=INPUT_REPLAY_THRESHOLD,
+        inputs = b2.NeuronGroup(P * n_in, INPUT_REPLAY_EQS, threshold=INPUT_REPLAY_THRESHOLD, reset="",
                                 namespace={"input_bits": input_bits}, name="inputs")
     else:
         ipd_of_sample = b2.TimedArray(np.zeros((layout.n_windows + 1, P)), dt=window, name="ipd_of_sample")
         start_phase = b2.TimedArray(np.zeros((layout.n_windows + 1, P)), dt=window, name="start_phase")
         inputs = b2.NeuronGroup(
-            P * n_in, INPUT_POISSON_EQS, threshold=INPUT_POISSON_THRESHOLD,
+            P * n_in, INPUT_POISSON_EQS, threshold=INPUT_POISSON_THRESHOLD, reset="",
             namespace={"ipd_of_sample": ipd_of_sample, "start_phase": start_phase, "n_steps": layout.n_steps,
                        "f_tone": tone["f_tone"], "rate_max": tone["rate_max"],
                        "envelope_power": tone["envelope_power"]},
