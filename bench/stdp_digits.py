@@ -113,6 +113,7 @@ def summarize(rows, n_class):
         s[k] = float(values.mean())
         s[f"{k}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     s["n_seeds"] = len(rows)
+    s["n_out"] = rows[0]["n_out"]
     s["target_frozen"] = TARGETS[n_class]
     s["frozen_meets_target"] = s["frozen"] >= TARGETS[n_class]
     s["online_within_1_point"] = s["online"] >= s["frozen"] - 0.01
@@ -190,15 +191,20 @@ def main(argv=None):
             params = apply_assignments(stdp_digits.STDPDigitsParams, [f"n_class={n}", *args.set, *extra])
             out["accuracy"][n] = accuracy_rows(params, seeds)
             out["summary"][n] = summarize(out["accuracy"][n], n)
+        write(args, out)
         print_accuracy(out["summary"])
     if args.part in ("all", "speed"):
         out["speed"] = speed([*args.set, *extra])
         print_speed(out["speed"])
-    if args.out.exists() and args.quick:
-        args.out = args.out.with_name(args.out.stem + "-quick.json")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    write(args, out)
     print(f"results: {args.out}")
+
+
+def write(args, out):
+    """Write ``out`` as JSON (a --quick run never replaces the published file)."""
+    path = args.out.with_name(args.out.stem + "-quick.json") if args.quick else args.out
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
 
 
 def print_accuracy(summary):
