@@ -153,10 +153,11 @@ class DiehlCookParams:
     nu_post: float = 0.01  # potentiation rate
     w_max: float = 1.0  # input weight bound
     w_total: float = 78.0  # sum of each neuron's input weights after normalisation
-    w_init: float = 0.3  # initial input weights uniform in (0.01, 1.01) * w_init
+    w_input_init: float = 0.3  # initial input weights uniform in (0.01, 1.01) * w_input_init
     w_ei: float = 10.4  # excitatory -> inhibitory weight (one-to-one)
     w_ie: float = 17.0  # inhibitory -> excitatory weight (all but the source)
     teacher_drive: Quantity = 0 * mV  # teacher depolarisation onto the target neurons while training (0: unsupervised, the paper)
+    teacher_suppress: Quantity = 0 * mV  # teacher drive onto every other neuron while training (negative: silences them)
     dt: Quantity = 0.5 * ms  # integration time step
     chunk: int = 200  # samples per run of the compiled network
 
@@ -178,8 +179,8 @@ class DiehlCookParams:
 
 #: Parameters that reach the compiled program as run_args values or initial
 #: state (changing them does not recompile).
-SWEEPABLE = ("input_intensity", "theta_plus", "nu_pre", "nu_post", "w_max", "w_total", "w_init", "w_ei", "w_ie",
-             "theta_init", "teacher_drive")
+SWEEPABLE = ("input_intensity", "theta_plus", "nu_pre", "nu_post", "w_max", "w_total", "w_input_init", "w_ei", "w_ie",
+             "theta_init", "teacher_drive", "teacher_suppress")
 
 
 class DiehlCookMonitors(NamedTuple):
@@ -276,7 +277,7 @@ CARRIED = (
 def initial_state(params: DiehlCookParams, rng: np.random.Generator) -> dict:
     """Random input weights (the paper's ``(U(0,1) + 0.01) * 0.3``), all else at rest."""
     n = params.n_exc
-    w = (rng.random(N_PIXELS * n) + 0.01) * params.w_init
+    w = (rng.random(N_PIXELS * n) + 0.01) * params.w_input_init
     return {
         "syn_input_exc.w": w,
         "dc_exc.theta": np.full(n, float(params.theta_init)) * b2.volt,
@@ -299,7 +300,8 @@ def schedules(params: DiehlCookParams, images: np.ndarray, teacher: np.ndarray |
     rates[:n] = np.asarray(images, float) / 8.0 * params.input_intensity
     drive = np.zeros((params.chunk, params.n_exc))
     if teacher is not None:
-        drive[:n] = np.asarray(teacher, float) * float(params.teacher_drive)
+        target = np.asarray(teacher, float)
+        drive[:n] = target * float(params.teacher_drive) + (1 - target) * float(params.teacher_suppress)
     return {"dc_stimulus": rates * Hz, "dc_teacher": drive * b2.volt}
 
 
@@ -402,3 +404,60 @@ def phase_seed(seed: int, name: str) -> int:
 def weights(params: DiehlCookParams, state: dict) -> np.ndarray:
     """Input weights as a (784, n_exc) matrix (Brian's i-major synapse order)."""
     return np.asarray(state["syn_input_exc.w"]).reshape(N_PIXELS, params.n_exc)
+
+
+@dataclasses.dataclass
+class Outcome:
+    """A trained network and its accuracies (``predicted_*``: -1 where no neuron fired)."""
+
+    state: dict
+    neuron_class: np.ndarray
+    accuracy: dict
+    predicted: dict
+    counts: dict
+    train_run_s: float
+    train_samples: int
+    eval_run_s: float
+    eval_samples: int
+
+
+def fit_and_score(program, params: DiehlCookParams, data: dict, seed: int, epochs: int = 1, n_class: int = 10,
+                  n_label: int = 0, parts: tuple = ("val", "test")) -> Outcome:
+    """Train on ``data["x_train"]``, label the neurons on training images, score frozen ``parts``.
+
+    Parameters
+    ----------
+    program : brianlab.simulation.Program
+        From :func:`make_program`.
+    data : dict
+        ``x_train``, ``y_train`` and, for each name in ``parts``, ``x_NAME``,
+        ``y_NAME`` (pixels 0..255). Only the training images reach training
+        and labelling.
+    epochs : int
+        Passes over the training images (shuffled from ``seed``).
+    n_label : int
+        Training images whose frozen responses label the neurons (0: all).
+    """
+    rng = np.random.default_rng(seed)
+    state = initial_state(params, rng)
+    x_tr, y_tr = data["x_train"], data["y_train"]
+    teacher = teacher_targets(x_tr, y_tr, params.n_exc, n_class, seed) if float(params.teacher_drive) > 0 else None
+    train_s = 0.0
+    for epoch in range(epochs):
+        order = rng.permutation(len(x_tr))
+        phase = run_phase(program, params, state, x_tr[order], "train", phase_seed(seed, f"train{epoch}"),
+                          None if teacher is None else teacher[order])
+        train_s += phase.run_s
+    label_rows = np.arange(len(x_tr)) if not n_label else rng.permutation(len(x_tr))[:n_label]
+    labelling = run_phase(program, params, state, x_tr[label_rows], "frozen", phase_seed(seed, "label"))
+    neuron_class = label_neurons(labelling.counts, y_tr[label_rows], n_class)
+    accuracy, predicted, counts = {}, {}, {"label": labelling.counts}
+    eval_s, eval_n = labelling.run_s, len(label_rows)
+    for part in parts:
+        phase = run_phase(program, params, state, data[f"x_{part}"], "frozen", phase_seed(seed, part))
+        predicted[part] = predict(phase.counts, neuron_class, n_class)
+        accuracy[part] = float(np.mean(predicted[part] == data[f"y_{part}"])) if len(phase.counts) else float("nan")
+        counts[part] = phase.counts
+        eval_s += phase.run_s
+        eval_n += len(phase.counts)
+    return Outcome(state, neuron_class, accuracy, predicted, counts, train_s, epochs * len(x_tr), eval_s, eval_n)
