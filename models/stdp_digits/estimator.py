@@ -1,0 +1,122 @@
+"""``STDPDigitClassifier``: the ``stdp-digits`` network as a scikit-learn estimator."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from .network import N_PIXELS, PIXEL_MAX
+from .training import _phase_seed, fit_network, initial_state, make_program, predict_classes, run_phase, weight_matrices
+
+
+class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
+    """The ``stdp-digits`` network as a scikit-learn classifier of 8x8 images.
+
+    Parameters
+    ----------
+    n_per_class : int
+        Output neurons per class.
+    epochs : int
+        Passes over the training images.
+    settings : tuple of str
+        Further ``name=value`` parameters of :class:`STDPDigitsParams`, as for
+        ``brianlab run --set`` (e.g. ``("lr=0.002",)``).
+    device : str
+        Brian device to simulate on (``runtime``, ``cpp_standalone``, ``cuda_standalone``).
+    random_state : int, RandomState or None
+        Seeds the initial weights and every Poisson input.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels seen by :meth:`fit`.
+    weights_ : ndarray (64, n_out)
+        Learned input weights.
+    state_ : dict
+        The trained network state (weights, thresholds, traces) as run_args values.
+    neuron_class_ : ndarray (n_out,)
+        Index into ``classes_`` that each output neuron answers for.
+    n_features_in_ : int
+        64.
+
+    Notes
+    -----
+    ``X`` holds pixel intensities 0..16, as ``sklearn.datasets.load_digits``.
+    Each :meth:`fit` and :meth:`predict` opens its own device session (on
+    standalone devices: one compilation each).
+    """
+
+    def __init__(self, n_per_class=8, epochs=1, settings=(), device="runtime", random_state=None):
+        self.n_per_class = n_per_class
+        self.epochs = epochs
+        self.settings = settings
+        self.device = device
+        self.random_state = random_state
+
+    def _params(self, n_class):
+        from brianlab.params import apply_assignments
+
+        from . import STDPDigitsParams
+
+        return apply_assignments(STDPDigitsParams, [
+            *self.settings, f"n_class={n_class}", f"n_per_class={self.n_per_class}", f"epochs={self.epochs}",
+        ])
+
+    def _session(self, seed, build_root):
+        from brianlab.devices import DeviceSession
+
+        return DeviceSession(self.device, build_root=build_root, seed=seed, progress=False)
+
+    def fit(self, X, y):
+        """Train on images ``X`` (n, 64; pixels 0..16) with labels ``y``; return self."""
+        import tempfile
+
+        from sklearn.utils import check_random_state
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import check_X_y
+
+        X, y = check_X_y(X, y)
+        check_classification_targets(y)
+        _check_pixels(X)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        if not 2 <= len(self.classes_) <= 10:
+            raise ValueError(f"STDPDigitClassifier handles 2 to 10 classes, got {len(self.classes_)}")
+        params = self._params(len(self.classes_))
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1000))
+        state = initial_state(params, np.random.default_rng(seed))
+        with tempfile.TemporaryDirectory() as root, self._session(seed, root) as session:
+            program = make_program(params, session)
+            classes, _, _, _, _ = fit_network(program, params, state, X, y_index, seed)
+        self.state_ = state
+        self.weights_, _ = weight_matrices(params, state)
+        self.neuron_class_ = classes
+        self.n_features_in_ = N_PIXELS
+        self.seed_ = seed
+        return self
+
+    def predict(self, X):
+        """Class of each image in ``X`` (frozen network: no teacher, no plasticity)."""
+        import tempfile
+
+        from sklearn.utils.validation import check_array, check_is_fitted
+
+        check_is_fitted(self, "state_")
+        X = check_array(X)
+        _check_pixels(X)
+        params = self._params(len(self.classes_))
+        seed = _phase_seed(self.seed_, "predict")
+        with tempfile.TemporaryDirectory() as root, self._session(seed, root) as session:
+            program = make_program(params, session)
+            phase = run_phase(program, params, dict(self.state_), X, None, "frozen", seed)
+        predicted = predict_classes(params, phase.counts, self.neuron_class_)
+        # no output spike: the most frequent class of the neurons (a guess, not -1, for sklearn's scorers)
+        predicted[predicted < 0] = np.bincount(self.neuron_class_).argmax()
+        return self.classes_[predicted]
+
+
+def _check_pixels(X):
+    if X.shape[1] != N_PIXELS:
+        raise ValueError(f"STDPDigitClassifier takes 8x8 images as {N_PIXELS} features, got {X.shape[1]}")
+    if X.min() < 0 or X.max() > PIXEL_MAX:
+        raise ValueError(f"pixel values must lie in 0..{PIXEL_MAX:g} (as load_digits), got {X.min()}..{X.max()}")
+

@@ -1,0 +1,296 @@
+"""Training, read-out and evaluation of ``stdp-digits``: phases run through one compiled program."""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+
+import numpy as np
+from brian2 import Hz
+
+from brianlab.errors import BrianlabError
+from brianlab.params import structure_key
+
+from .network import CARRIED, N_PIXELS, PIXEL_MAX, SLOT, SLOTS_PER_SAMPLE, SWEEPABLE, build, constants
+
+
+@dataclasses.dataclass
+class Phase:
+    """What one pass over a set of images recorded.
+
+    ``counts[k, j]``: spikes of output ``j`` while image ``k`` was shown.
+    """
+
+    counts: np.ndarray
+    run_s: float
+    raster: dict
+
+
+def initial_state(params, rng):
+    """The state before any training: random weights, thresholds at ``hold_init``, all else 0."""
+    n_out = params.n_out
+    sizes = {"inputs": N_PIXELS, "outputs": n_out}
+    state = {f"{g}.{v}": np.zeros(sizes[g]) for g, v in CARRIED if g in sizes}  # traces, v, currents
+    return with_norms(params, {
+        **state,
+        "syn_inp.w": rng.uniform(0, params.w_init, N_PIXELS * n_out),
+        "syn_neg.w": np.full(n_out * (n_out - 1), params.w_neg_init),
+        "outputs.hold": np.full(n_out, params.hold_init),
+    })
+
+
+def with_norms(params, state):
+    """``state`` with each output's squared input-weight norm ``outputs.w_sq`` computed from its weights."""
+    w = np.asarray(state["syn_inp.w"]).reshape(N_PIXELS, params.n_out)
+    return {**state, "outputs.w_sq": (w**2).sum(axis=0)}
+
+
+def schedules(params, images, targets, mode, shifted=False):
+    """TimedArray contents for one chunk: images (<= chunk of them) in ``mode``.
+
+    ``mode`` is ``train`` (teacher onto ``targets``, a samples x outputs 0/1
+    array; plasticity 1), ``frozen`` (neither) or ``online`` (plasticity
+    ``plastic_online``, no teacher). Unused slots are silent. ``shifted``
+    applies the test shift (``contrast``, ``noise_rate``).
+    """
+    n_slots = params.chunk * SLOTS_PER_SAMPLE
+    n = len(images)
+    rates = np.full((n_slots, N_PIXELS), float(params.noise_rate / Hz) if shifted else 0.0)
+    scale = float(params.rate_max / Hz) / PIXEL_MAX * (params.contrast if shifted else 1.0)
+    rates[0 : 2 * n : 2] += np.asarray(images, float) * scale
+    teacher = np.zeros((n_slots, params.n_out))
+    if mode == "train":
+        teacher[0 : 2 * n : 2] = np.asarray(targets) * params.teacher_current
+    factor = {"train": 1.0, "frozen": 0.0, "online": params.plastic_online}[mode]
+    plastic = np.zeros(n_slots)
+    plastic[: 2 * n] = factor
+    return {"stimulus": rates * Hz, "teacher": teacher, "plasticity": plastic}
+
+
+def count_spikes(params, spike_i, spike_t, n_samples):
+    """Spikes of each output in the image window of each sample (samples x outputs)."""
+    steps = np.round(np.asarray(spike_t) / float(params.dt)).astype(np.int64)
+    per_sample = int(round(float(SLOT * SLOTS_PER_SAMPLE / params.dt)))
+    window = int(round(float(SLOT / params.dt)))
+    sample = steps // per_sample
+    keep = (steps % per_sample < window) & (sample < n_samples)
+    counts = np.zeros((n_samples, params.n_out), dtype=np.int64)
+    np.add.at(counts, (sample[keep], np.asarray(spike_i)[keep]), 1)
+    return counts
+
+
+def run_phase(program, params, state, images, targets, mode, seed, raster=0, shifted=False):
+    """Show ``images`` chunk by chunk; update ``state`` in place; return a :class:`Phase`.
+
+    Parameters
+    ----------
+    program : brianlab.simulation.Program
+    state : dict
+        ``{"group.variable": values}`` carried between runs (see :data:`CARRIED`).
+    images : array (n, 64)
+        Pixels 0..16.
+    targets : array (n, n_out) or None
+        Output neurons the teacher pushes for each image (``train`` mode only).
+    mode : str
+        ``train``, ``frozen`` or ``online``.
+    seed : int
+        Seed of the first chunk; chunk ``k`` uses ``seed + k``.
+    raster : int
+        Keep the input and output spikes of the first ``raster`` samples.
+    shifted : bool
+        Show the images with the test shift (``contrast``, ``noise_rate``).
+    """
+    counts = []
+    kept = {}
+    run_s = program.run_s
+    plastic = mode != "frozen"
+    for k, start in enumerate(range(0, len(images), params.chunk)):
+        part = slice(start, start + params.chunk)
+        values = {**constants(params), **state, **schedules(params, images[part], None if targets is None else targets[part], mode, shifted)}
+        monitors = program.run(values, seed=seed + k)
+        n = len(images[part])
+        counts.append(count_spikes(params, monitors.out_spikes.i[:], monitors.out_spikes.t[:], n))
+        if plastic:
+            state.update({f"{g}.{v}": np.array(getattr(program.network[g], v)[:]) for g, v in CARRIED})
+        if k == 0 and raster:
+            kept = _raster(params, monitors, min(raster, n))
+    return Phase(np.concatenate(counts) if counts else np.zeros((0, params.n_out), int), program.run_s - run_s, kept)
+
+
+def _raster(params, monitors, n_samples):
+    end = float(n_samples * SLOTS_PER_SAMPLE * SLOT)
+    out = {}
+    for name, mon in (("inp", monitors.inp_spikes), ("out", monitors.out_spikes)):
+        t = np.asarray(mon.t[:])
+        keep = t < end
+        out[f"raster_{name}_t"] = t[keep]
+        out[f"raster_{name}_i"] = np.asarray(mon.i[:])[keep]
+    return out
+
+
+def neuron_classes(params, counts=None, labels=None):
+    """The class each output neuron answers for.
+
+    Without responses: the class its teacher pushed (``j // n_per_class``). With
+    ``counts`` on labelled images (Diehl & Cook 2015): the class whose images made
+    it fire most on average; silent neurons keep their teacher class.
+    """
+    teacher_class = np.arange(params.n_out) // params.n_per_class
+    if counts is None:
+        return teacher_class
+    mean = np.stack([counts[labels == c].mean(axis=0) for c in range(params.n_class)])
+    return np.where(mean.max(axis=0) > 0, mean.argmax(axis=0), teacher_class)
+
+
+def predict_classes(params, counts, classes):
+    """Predicted class per sample: highest mean spike count over the neurons of a class.
+
+    A sample that made no output fire is predicted as -1 (always wrong).
+    """
+    scores = np.full((len(counts), params.n_class), -np.inf)
+    for c in range(params.n_class):
+        members = classes == c
+        if members.any():
+            scores[:, c] = counts[:, members].mean(axis=1)
+    predicted = scores.argmax(axis=1)
+    predicted[counts.sum(axis=1) == 0] = -1
+    return predicted
+
+
+def _phase_seed(seed, name):
+    return (seed * 1_000_003 + zlib.crc32(name.encode())) % (2**31 - 1000)
+
+
+def make_program(params, session):
+    """The compiled program for this network shape (shared by every phase)."""
+    return session.program(
+        lambda: build(params), params.chunk * SLOTS_PER_SAMPLE * SLOT, params.dt, tag="stdp_digits",
+        key=("stdp-digits", structure_key(params, SWEEPABLE)),
+    )
+
+
+def teacher_targets(params, x, y, seed):
+    """The output neurons the teacher pushes for each training image (samples x outputs, 0/1).
+
+    ``teacher_target="class"``: every neuron of the image's class. ``"cluster"``:
+    the images of each class are split into ``n_per_class`` k-means clusters
+    (seeded), and the teacher pushes the one neuron of the image's cluster, so
+    the neurons of a class learn different prototypes.
+    """
+    targets = np.zeros((len(x), params.n_out))
+    for c in range(params.n_class):
+        members = np.flatnonzero(y == c)
+        first = c * params.n_per_class
+        if params.teacher_target == "class" or params.n_per_class == 1:
+            targets[np.ix_(members, np.arange(first, first + params.n_per_class))] = 1
+            continue
+        from sklearn.cluster import KMeans
+
+        k = min(params.n_per_class, len(members))
+        cluster = KMeans(k, n_init=4, random_state=seed).fit_predict(x[members])
+        targets[members, first + cluster] = 1
+    return targets
+
+
+def curve_points(params, n_samples):
+    """Training samples seen at each learning-curve point: log-spaced chunks in the first epoch, then every epoch."""
+    n_chunks = -(-n_samples // params.chunk)
+    first = np.unique(np.geomspace(1, n_chunks, min(params.n_curve, n_chunks)).round().astype(int)) * params.chunk
+    first = np.minimum(first, n_samples)
+    later = n_samples * np.arange(2, params.epochs + 1)
+    return np.concatenate([first, later]) if params.epochs else np.zeros(0, int)
+
+
+def train(program, params, state, x, y, rng, seed, evaluate=None):
+    """Supervised training for ``params.epochs`` epochs (shuffled each epoch).
+
+    ``evaluate(state) -> accuracy`` is called at :func:`curve_points` (for the
+    learning curve). Returns ``(run_s, curve, raster)``, ``curve`` a list of
+    ``(samples seen, accuracy)``.
+    """
+    run_s, curve, raster = 0.0, [], {}
+    targets = teacher_targets(params, x, y, seed) if params.epochs else None
+    points = set(curve_points(params, len(x)).tolist()) if evaluate is not None else set()
+    for epoch in range(params.epochs):
+        order = rng.permutation(len(x))
+        stops = sorted({len(x)} | {p - epoch * len(x) for p in points if 0 < p - epoch * len(x) < len(x)})
+        start = 0
+        for stop in stops:
+            part = order[start:stop]
+            phase = run_phase(program, params, state, x[part], targets[part], "train",
+                              _phase_seed(seed, f"train{epoch}") + start // params.chunk,
+                              raster=params.n_raster if epoch == 0 and start == 0 else 0)
+            run_s += phase.run_s
+            if epoch == 0 and start == 0:
+                first = order[: params.n_raster]
+                raster = {**phase.raster, "raster_label": y[first], "raster_target": targets[first]}
+            seen = epoch * len(x) + stop
+            if seen in points:
+                curve.append((seen, evaluate(state)))
+            start = stop
+    return run_s, curve, raster
+
+
+def state_from_run(params, previous):
+    """The trained state saved by a previous run (``--from``).
+
+    Raises
+    ------
+    BrianlabError
+        If the run has no saved weights or its network has another shape.
+    """
+    arrays = previous.arrays
+    missing = [k for k in ("w_inp", "w_neg", "hold", "index_train", "index_test") if k not in arrays]
+    missing += [_state_key(g, v) for g, v in CARRIED if _state_key(g, v) not in arrays]
+    if missing:
+        raise BrianlabError(
+            f"{previous.path} has no saved weights ({', '.join(missing)} missing from data.npz); "
+            "give a complete stdp-digits run directory"
+        )
+    expected = {"w_inp": (N_PIXELS, params.n_out), "w_neg": (params.n_out, params.n_out), "hold": (params.n_out,)}
+    for key, shape in expected.items():
+        if arrays[key].shape != shape:
+            raise BrianlabError(
+                f"saved weights {key} in {previous.path} have shape {arrays[key].shape}, this network needs "
+                f"{shape}: set n_class and n_per_class as in that run"
+            )
+    old = (previous.params.n_class, previous.params.n_per_class)
+    if old != (params.n_class, params.n_per_class):
+        raise BrianlabError(
+            f"{previous.path} was run with n_class={old[0]}, n_per_class={old[1]}: set them as in that run"
+        )
+    return {f"{g}.{v}": arrays[_state_key(g, v)] for g, v in CARRIED}
+
+
+def _state_key(group, variable):
+    """Name in data.npz of a carried state variable (the weights are saved as matrices too)."""
+    return f"state_{group}_{variable}"
+
+
+
+def weight_matrices(params, state):
+    """(w_inp[pixel, output], w_neg[from, to]) from the carried state (Brian's i-major order)."""
+    n_out = params.n_out
+    w_inp = np.asarray(state["syn_inp.w"]).reshape(N_PIXELS, n_out)
+    w_neg = np.zeros((n_out, n_out))
+    w_neg[~np.eye(n_out, dtype=bool)] = state["syn_neg.w"]
+    return w_inp, w_neg
+
+
+def accuracy(predicted, labels):
+    return float(np.mean(predicted == labels)) if len(labels) else float("nan")
+
+
+def fit_network(program, params, state, x, y, seed, evaluate=None):
+    """Train ``state`` on ``(x, y)``, then assign each output neuron its class.
+
+    Returns ``(classes, frozen_train, train_s, curve, raster)``: the class of every
+    output neuron (from a frozen pass over the training images, Diehl & Cook
+    2015), that pass's :class:`Phase`, the wall time of training, the learning
+    curve and the raster of the first training samples.
+    """
+    rng = np.random.default_rng(_phase_seed(seed, "order"))
+    train_s, curve, raster = train(program, params, state, x, y, rng, seed, evaluate)
+    frozen_train = run_phase(program, params, dict(state), x, None, "frozen", _phase_seed(seed, "train-frozen"))
+    classes = neuron_classes(params, frozen_train.counts if params.assign == "response" else None, y)
+    return classes, frozen_train, train_s, curve, raster
