@@ -46,6 +46,7 @@ from brian2 import Hz, Quantity, ms
 from brianlab.model import Model, Result
 from brianlab.params import parameters
 
+from . import diehl_cook
 from .data import load_split, split_from_run
 from .estimator import STDPDigitClassifier
 from .figures import figures, plot_confusion, plot_curve, plot_raster, plot_weights
@@ -63,6 +64,7 @@ from .training import (
 class STDPDigitsParams:
     """Parameters of the ``stdp-digits`` model (notebook values where they differ are noted)."""
 
+    architecture: Literal["suite", "diehl-cook"] = "suite"  # the suite's network, or Diehl & Cook 2015 on MNIST (diehl_cook.py; uses n_train, epochs, --seed)
     n_class: int = 10  # digit classes 0..n_class-1 (2..10; notebook: 2)
     n_per_class: int = 8  # output neurons per class (notebook: 1)
     n_train: int = 0  # training images (0: all that are not held out)
@@ -127,6 +129,8 @@ def simulate(params, session, previous=None):
     and thresholds and uses its train/test split; ``epochs`` further epochs of
     training follow (``epochs=0``: test only).
     """
+    if params.architecture == "diehl-cook":
+        return diehl_cook.simulate(params, session, previous)
     seed = session.seed
     if previous is not None:
         state = state_from_run(params, previous)
@@ -185,7 +189,8 @@ MODEL = Model(
     summary="STDP digit classifier (8x8 digits): teacher current, lateral inhibition, test-time learning",
     params=STDPDigitsParams,
     simulate=simulate,
-    figures=figures,
+    figures=lambda record, out_dir: (diehl_cook.figures if record.params.architecture == "diehl-cook"
+                                     else figures)(record, out_dir),
     accepts_from=True,
     sweepable=SWEEPABLE,
 )
