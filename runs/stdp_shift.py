@@ -6,7 +6,8 @@ lower contrast and background noise on every pixel (``contrast``,
 ``noise_rate``; the noise stays on between images, like a sensor's dark
 rate). At each shift level the same held-out images are shown twice, from the
 same trained state: with frozen weights, and with plasticity on and no teacher
-(online). The rule's ``diff = a - theta`` is near zero for a pixel whose rate
+(online: each mechanism of :data:`ONLINE`; the choice among them is made on the
+validation columns, ``val_*``). The rule's ``diff = a - theta`` is near zero for a pixel whose rate
 does not change, so learning during the test strengthens the weights from the
 pixels of the shown image and, through the weight normalisation, weakens those
 from pixels that carry only background, which the frozen network keeps reading.
@@ -35,15 +36,17 @@ from brianlab.params import apply_assignments
 from brianlab.records import jsonable
 from brianlab.models import stdp_digits
 
+#: Online (test-time) mechanisms compared at every shift level.
+ONLINE = ("stdp", "input_norm", "stdp+input_norm")
 #: (contrast, background noise rate) of the test images, from no shift to a strong one.
 SHIFTS = ((1.0, "0*Hz"), (0.8, "10*Hz"), (0.6, "20*Hz"), (0.5, "30*Hz"), (0.4, "40*Hz"))
 
 
-def simulate(session, params, seeds, shifts=SHIFTS):
-    """Train once per seed, then test frozen and online at every shift level.
+def simulate(session, params, seeds, shifts=SHIFTS, online=ONLINE):
+    """Train once per seed, then test frozen and with each online mechanism at every shift level.
 
-    Returns a list of rows ``{seed, contrast, noise_hz, frozen, online}`` and the
-    metrics of each seed's unshifted training run.
+    Returns a list of rows ``{seed, contrast, noise_hz, frozen, MECHANISM..., val_frozen, val_MECHANISM...}``
+    (test and validation accuracy) and the metrics of each seed's unshifted training run.
     """
     rows, trained = [], {}
     for seed in seeds:
@@ -53,14 +56,18 @@ def simulate(session, params, seeds, shifts=SHIFTS):
         previous = RunRecord(path=Path("."), config={"seed": seed}, params=params, metrics=result.metrics,
                              arrays=result.arrays)
         for contrast, noise in shifts:
-            shifted = apply_assignments(
-                stdp_digits.STDPDigitsParams, ["epochs=0", f"contrast={contrast}", f"noise_rate={noise}"], base=params
-            )
-            metrics = stdp_digits.simulate(shifted, session, previous).metrics
-            rows.append({
-                "seed": seed, "contrast": contrast, "noise_hz": float(shifted.noise_rate),
-                "frozen": metrics["accuracy_test_frozen"], "online": metrics["accuracy_test_online"],
-            })
+            row = {"seed": seed, "contrast": contrast}
+            for mechanism in online:
+                shifted = apply_assignments(
+                    stdp_digits.STDPDigitsParams,
+                    ["epochs=0", f"contrast={contrast}", f"noise_rate={noise}", f"online={mechanism}"], base=params,
+                )
+                metrics = stdp_digits.simulate(shifted, session, previous).metrics
+                row.update(noise_hz=float(shifted.noise_rate), frozen=metrics["accuracy_test_frozen"],
+                           val_frozen=metrics["accuracy_val_frozen"])
+                row[mechanism] = metrics["accuracy_test_online"]
+                row[f"val_{mechanism}"] = metrics["accuracy_val_online"]
+            rows.append(row)
             print(rows[-1], flush=True)
     return rows, trained
 
@@ -72,26 +79,28 @@ def summarize(rows):
     for contrast, noise in levels:
         group = [r for r in rows if (r["contrast"], r["noise_hz"]) == (contrast, noise)]
         entry = {"contrast": contrast, "noise_hz": noise, "n_seeds": len(group)}
-        for key in ("frozen", "online"):
+        keys = [k for k in group[0] if k not in ("seed", "contrast", "noise_hz")]
+        for key in keys:
             values = np.array([r[key] for r in group])
             entry[key] = float(values.mean())
             entry[f"{key}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        entry["online_minus_frozen"] = entry["online"] - entry["frozen"]
         summary.append(entry)
     return summary
 
 
 def plot_shift(summary, ax=None):
-    """Held-out accuracy against the shift level, frozen weights against online learning."""
+    """Test accuracy against the shift level: frozen weights and each online mechanism."""
     ax = plotting.new_axes(ax, figsize=(6.5, 4.2))
     x = np.arange(len(summary))
-    for key, marker, label in (("frozen", "o", "frozen weights"), ("online", "s", "test-time learning (online)")):
+    curves = [("frozen", "o", "frozen weights")] + [
+        (m, marker, f"online: {m}") for m, marker in zip(ONLINE, "s^v") if m in summary[0]]
+    for key, marker, label in curves:
         mean = np.array([s[key] for s in summary]) * 100
         sd = np.array([s[f"{key}_sd"] for s in summary]) * 100
         ax.errorbar(x, mean, yerr=sd, marker=marker, capsize=3, label=label)
     ax.set_xticks(x, [f"c={s['contrast']:g}\n{s['noise_hz']:g} Hz" for s in summary])
     ax.set_xlabel("test shift: image contrast and background noise rate")
-    ax.set_ylabel("held-out accuracy (%)")
+    ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"trained on clean digits, tested shifted (mean ± sd, {summary[0]['n_seeds']} seeds)")
     ax.legend(frameon=False)
     return ax
@@ -122,8 +131,8 @@ def main(argv=None):
     summary = summarize(rows)
     figure = save(args.out, rows, summary, trained)
     for s in summary:
-        print(f"contrast {s['contrast']:.2f} noise {s['noise_hz']:4.0f} Hz: frozen {s['frozen']:.1%} "
-              f"online {s['online']:.1%} ({s['online_minus_frozen']:+.1%})")
+        online = " ".join(f"{m} {s[m]:.1%}" for m in ONLINE if m in s)
+        print(f"contrast {s['contrast']:.2f} noise {s['noise_hz']:4.0f} Hz: frozen {s['frozen']:.1%} {online}")
     print(f"results: {args.out} ({figure.name})")
 
 

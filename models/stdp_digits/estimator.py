@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .network import N_PIXELS, PIXEL_MAX
 from .training import _phase_seed, fit_network, initial_state, make_program, predict_classes, run_phase, weight_matrices
 
 
 class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
-    """The ``stdp-digits`` network as a scikit-learn classifier of 8x8 images.
+    """The ``stdp-digits`` network as a scikit-learn classifier of images (8x8 digits, or MNIST with ``settings=("dataset=mnist",)``).
 
     Parameters
     ----------
@@ -30,18 +29,18 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray
         The class labels seen by :meth:`fit`.
-    weights_ : ndarray (64, n_out)
+    weights_ : ndarray (n_inputs, n_out)
         Learned input weights.
     state_ : dict
         The trained network state (weights, thresholds, traces) as run_args values.
     neuron_class_ : ndarray (n_out,)
         Index into ``classes_`` that each output neuron answers for.
     n_features_in_ : int
-        64.
+        64 (digits) or 784 (mnist).
 
     Notes
     -----
-    ``X`` holds pixel intensities 0..16, as ``sklearn.datasets.load_digits``.
+    ``X`` holds pixel intensities 0..16 as ``sklearn.datasets.load_digits`` (mnist: 0..255).
     Each :meth:`fit` and :meth:`predict` opens its own device session (on
     standalone devices: one compilation each).
     """
@@ -68,7 +67,7 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
         return DeviceSession(self.device, build_root=build_root, seed=seed, progress=False)
 
     def fit(self, X, y):
-        """Train on images ``X`` (n, 64; pixels 0..16) with labels ``y``; return self."""
+        """Train on images ``X`` (n, n_inputs; pixels 0..pixel_max) with labels ``y``; return self."""
         import tempfile
 
         from sklearn.utils import check_random_state
@@ -77,20 +76,20 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
 
         X, y = check_X_y(X, y)
         check_classification_targets(y)
-        _check_pixels(X)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if not 2 <= len(self.classes_) <= 10:
             raise ValueError(f"STDPDigitClassifier handles 2 to 10 classes, got {len(self.classes_)}")
         params = self._params(len(self.classes_))
+        _check_pixels(X, params)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1000))
         state = initial_state(params, np.random.default_rng(seed))
         with tempfile.TemporaryDirectory() as root, self._session(seed, root) as session:
             program = make_program(params, session)
-            classes, _, _, _, _ = fit_network(program, params, state, X, y_index, seed)
+            classes = fit_network(program, params, state, X, y_index, seed).classes
         self.state_ = state
         self.weights_, _ = weight_matrices(params, state)
         self.neuron_class_ = classes
-        self.n_features_in_ = N_PIXELS
+        self.n_features_in_ = params.n_inputs
         self.seed_ = seed
         return self
 
@@ -102,8 +101,8 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self, "state_")
         X = check_array(X)
-        _check_pixels(X)
         params = self._params(len(self.classes_))
+        _check_pixels(X, params)
         seed = _phase_seed(self.seed_, "predict")
         with tempfile.TemporaryDirectory() as root, self._session(seed, root) as session:
             program = make_program(params, session)
@@ -114,9 +113,8 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[predicted]
 
 
-def _check_pixels(X):
-    if X.shape[1] != N_PIXELS:
-        raise ValueError(f"STDPDigitClassifier takes 8x8 images as {N_PIXELS} features, got {X.shape[1]}")
-    if X.min() < 0 or X.max() > PIXEL_MAX:
-        raise ValueError(f"pixel values must lie in 0..{PIXEL_MAX:g} (as load_digits), got {X.min()}..{X.max()}")
-
+def _check_pixels(X, params):
+    if X.shape[1] != params.n_inputs:
+        raise ValueError(f"STDPDigitClassifier on {params.dataset} takes {params.n_inputs} features, got {X.shape[1]}")
+    if X.min() < 0 or X.max() > params.pixel_max:
+        raise ValueError(f"pixel values must lie in 0..{params.pixel_max:g}, got {X.min()}..{X.max()}")

@@ -11,13 +11,14 @@ from .network import SLOT, SLOTS_PER_SAMPLE
 
 
 def plot_weights(record, ax=None, key="w_inp", max_per_class=10):
-    """Input weights of the output neurons as 8x8 images, grouped by the class they answer for.
+    """Input weights of the output neurons as images (8x8 or 28x28), grouped by the class they answer for.
 
     With one neuron per class the images form a grid; otherwise one row per
     class (at most ``max_per_class`` neurons each).
     """
     data = record.arrays
     w = data[key]
+    side = int(round(np.sqrt(w.shape[0])))
     classes = data["neuron_class"]
     n_class = int(record.params.n_class)
     order = np.argsort(classes, kind="stable")
@@ -44,7 +45,7 @@ def plot_weights(record, ax=None, key="w_inp", max_per_class=10):
         if col >= axes.shape[1]:
             continue
         a = axes[row, col]
-        image = a.imshow(w[:, j].reshape(8, 8), cmap="viridis", vmin=0, vmax=float(w.max()) or 1.0)
+        image = a.imshow(w[:, j].reshape(side, side), cmap="viridis", vmin=0, vmax=float(w.max()) or 1.0)
         a.set_title(f"n{j} -> {classes[j]}", fontsize=7)
     if image is not None:
         axes[0, 0].figure.colorbar(image, ax=axes, shrink=0.6, label="weight")
@@ -83,11 +84,14 @@ def plot_curve(record, ax=None):
     data, metrics = record.arrays, record.metrics
     seen = data["curve_samples"]
     if len(seen):
-        ax.plot(seen, data["curve_accuracy"] * 100, "o-", color="C0", label="held-out, frozen, during training")
+        ax.plot(seen, data["curve_accuracy"] * 100, "o-", color="C0", label="validation, frozen, during training")
     last = seen[-1] if len(seen) else 0
     for key, marker, color, label in (("accuracy_train", "s", "C1", "train, frozen"),
-                                      ("accuracy_test_frozen", "D", "C2", "held-out, frozen"),
-                                      ("accuracy_test_online", "^", "C3", "held-out, online learning")):
+                                      ("accuracy_val_frozen", "o", "C0", "validation, frozen"),
+                                      ("accuracy_test_frozen", "D", "C2", "test, frozen"),
+                                      ("accuracy_test_online", "^", "C3", "test, online")):
+        if key not in metrics:
+            continue
         ax.plot([last], [metrics[key] * 100], marker, color=color, label=f"{label}: {metrics[key]:.1%}")
     ax.axhline(100 / int(record.params.n_class), color="0.6", ls=":", label="chance")
     ax.set_xscale("symlog", linthresh=max(int(record.params.chunk), 1))
@@ -123,9 +127,9 @@ def plot_raster(record, ax=None):
         for j in np.flatnonzero(data["raster_target"][k]):
             height = max(1.0, params.n_out / 25)
             ax_out.add_patch(_teacher_patch(t0, slot_ms, j - height / 2, height))
-        ax_in.text(t0 + slot_ms / 2, 65, f"digit {label}", ha="center", va="bottom", fontsize=8)
+        ax_in.text(t0 + slot_ms / 2, params.n_inputs + 1, f"digit {label}", ha="center", va="bottom", fontsize=8)
     ax_out.set_ylim(-0.5, params.n_out - 0.5)
-    ax_in.set_ylim(-0.5, 70)
+    ax_in.set_ylim(-0.5, params.n_inputs * 1.1)
     ax_out.legend(handles=[_teacher_patch(0, 0, 0, 0)], frameon=False, fontsize="small", loc="upper right")
     ax_in.set_title("first training samples: image shown (grey), teacher on (orange)")
     return ax

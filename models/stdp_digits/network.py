@@ -79,6 +79,7 @@ wmax : 1 (constant, shared)  # weight bound
 SYN_NEG_ON_PRE = "I_neg_post += w*c_neg"
 SYN_NEG_ON_POST = "w = clip(w - plastic*lr_n*diff_pre, -wmax, 0)"
 
+#: Pixels and pixel maximum of the 8x8 digits (``params.n_inputs`` gives the dataset's).
 N_PIXELS = 64
 PIXEL_MAX = 16.0
 #: Each sample: image slot, then silent slot (the TimedArrays' time step).
@@ -93,8 +94,8 @@ class STDPMonitors(NamedTuple):
     out_spikes: b2.SpikeMonitor
 
 
-def build(params):
-    """Build the network for one chunk of ``params.chunk`` samples.
+def build(params) -> tuple[b2.Network, STDPMonitors]:
+    """Build the network for one chunk of ``params.chunk`` samples (``params.n_inputs`` inputs).
 
     Returns
     -------
@@ -103,12 +104,12 @@ def build(params):
     """
     n_out = params.n_out
     n_slots = params.chunk * SLOTS_PER_SAMPLE
-    stimulus = b2.TimedArray(np.zeros((n_slots, N_PIXELS)) * Hz, dt=SLOT, name="stimulus")
+    stimulus = b2.TimedArray(np.zeros((n_slots, params.n_inputs)) * Hz, dt=SLOT, name="stimulus")
     teacher = b2.TimedArray(np.zeros((n_slots, n_out)), dt=SLOT, name="teacher")
     plasticity = b2.TimedArray(np.zeros(n_slots), dt=SLOT, name="plasticity")
     traces = {"alpha": params.alpha, "beta": params.beta}
     inputs = b2.NeuronGroup(
-        N_PIXELS, INPUT_EQS, threshold="rand() < rates*dt", reset=TRACE_RESET,
+        params.n_inputs, INPUT_EQS, threshold="rand() < rates*dt", reset=TRACE_RESET,
         refractory=params.refractory, method="exact",
         namespace={"stimulus": stimulus, **traces}, name="inputs",
     )
@@ -143,7 +144,7 @@ def build(params):
     return network, STDPMonitors(inp_spikes, out_spikes)
 
 
-def constants(params):
+def constants(params) -> dict[str, float]:
     """The learning constants, ``(constant, shared)`` variables set through run_args."""
     return {
         "outputs.hold_inc": params.hold_inc, "outputs.hold_rest": params.hold_rest,
@@ -163,7 +164,9 @@ CARRIED = (
 #: Parameters that do not change the compiled network: TimedArray contents,
 #: initial values, and how many runs make a phase.
 SWEEPABLE = (
-    "lr", "lr_n", "decay", "wmax", "c_inp", "c_neg", "hold_inc", "hold_rest", "w_norm", "n_train", "n_test", "test_fraction", "epochs", "teacher_target", "assign", "rate_max", "teacher_current", "plastic_online",
-    "w_init", "w_neg_init", "hold_init", "noise_rate", "contrast", "n_raster", "n_curve",
+    "lr", "lr_n", "decay", "wmax", "c_inp", "c_neg", "hold_inc", "hold_rest", "w_norm", "n_train", "n_val", "n_test",
+    "val_fraction", "test_fraction", "epochs", "teacher_target", "assign", "rate_max", "teacher_current",
+    "plastic_online", "online", "norm_tau", "w_init", "w_neg_init", "hold_init", "noise_rate", "contrast",
+    "n_raster", "n_curve", "data_path",
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 from brian2 import Hz
@@ -11,7 +12,7 @@ from brian2 import Hz
 from brianlab.errors import BrianlabError
 from brianlab.params import structure_key
 
-from .network import CARRIED, N_PIXELS, PIXEL_MAX, SLOT, SLOTS_PER_SAMPLE, SWEEPABLE, build, constants
+from .network import CARRIED, SLOT, SLOTS_PER_SAMPLE, SWEEPABLE, build, constants
 
 
 @dataclasses.dataclass
@@ -29,11 +30,11 @@ class Phase:
 def initial_state(params, rng):
     """The state before any training: random weights, thresholds at ``hold_init``, all else 0."""
     n_out = params.n_out
-    sizes = {"inputs": N_PIXELS, "outputs": n_out}
+    sizes = {"inputs": params.n_inputs, "outputs": n_out}
     state = {f"{g}.{v}": np.zeros(sizes[g]) for g, v in CARRIED if g in sizes}  # traces, v, currents
     return with_norms(params, {
         **state,
-        "syn_inp.w": rng.uniform(0, params.w_init, N_PIXELS * n_out),
+        "syn_inp.w": rng.uniform(0, params.w_init, params.n_inputs * n_out),
         "syn_neg.w": np.full(n_out * (n_out - 1), params.w_neg_init),
         "outputs.hold": np.full(n_out, params.hold_init),
     })
@@ -41,27 +42,75 @@ def initial_state(params, rng):
 
 def with_norms(params, state):
     """``state`` with each output's squared input-weight norm ``outputs.w_sq`` computed from its weights."""
-    w = np.asarray(state["syn_inp.w"]).reshape(N_PIXELS, params.n_out)
+    w = np.asarray(state["syn_inp.w"]).reshape(params.n_inputs, params.n_out)
     return {**state, "outputs.w_sq": (w**2).sum(axis=0)}
 
 
-def schedules(params, images, targets, mode, shifted=False):
+class InputNormaliser:
+    """Online, unsupervised normalisation of the input rates (``online`` with ``input_norm``).
+
+    It sees the rates of the images and of the silent slots between them, as
+    they arrive, and never a label. Before each sample it subtracts its running
+    estimate of each pixel's background (the mean rate in the silent slots seen
+    so far) and scales by ``reference / signal``, ``signal`` being the running
+    mean over the images seen so far of their mean rate above background, and
+    ``reference`` the same for the training images. The estimates are
+    exponential running means over about ``window`` samples. Before the first
+    sample it passes the rates through unchanged.
+    """
+
+    def __init__(self, reference: float, n_inputs: int, window: int):
+        self.reference = float(reference)
+        self.window = max(int(window), 1)
+        self.background = np.zeros(n_inputs)
+        self.image = np.zeros(n_inputs)
+        self.n_seen = 0
+
+    def __call__(self, rates: np.ndarray, n: int) -> np.ndarray:
+        """Normalise the ``n`` samples of one chunk's rates (slots x pixels, Hz), in order."""
+        out = np.array(rates, dtype=float)
+        for k in range(n):
+            image, silent = 2 * k, 2 * k + 1
+            signal = float(np.mean(self.image - self.background))
+            gain = self.reference / signal if self.n_seen and signal > 0 else 1.0
+            for slot in (image, silent):
+                out[slot] = np.maximum(rates[slot] - self.background, 0.0) * gain
+            weight = 1.0 / min(self.n_seen + 1, self.window)
+            self.image += weight * (rates[image] - self.image)
+            self.background += weight * (rates[silent] - self.background)
+            self.n_seen += 1
+        out[2 * n :] = 0.0
+        return out
+
+
+def pixel_rate_scale(params) -> float:
+    """Input rate per unit pixel value, Hz (``rate_max`` at the dataset's pixel maximum)."""
+    return float(params.rate_max / Hz) / params.pixel_max
+
+
+def schedules(params, images, targets, mode, shifted=False, normaliser=None):
     """TimedArray contents for one chunk: images (<= chunk of them) in ``mode``.
 
     ``mode`` is ``train`` (teacher onto ``targets``, a samples x outputs 0/1
-    array; plasticity 1), ``frozen`` (neither) or ``online`` (plasticity
-    ``plastic_online``, no teacher). Unused slots are silent. ``shifted``
-    applies the test shift (``contrast``, ``noise_rate``).
+    array; plasticity 1), ``frozen`` (neither) or ``online`` (no teacher;
+    plasticity ``plastic_online`` if ``params.online`` includes ``stdp``).
+    Unused slots are silent. ``shifted`` applies the test shift (``contrast``,
+    ``noise_rate``); ``normaliser`` (an :class:`InputNormaliser`) then
+    normalises the rates the network receives.
     """
     n_slots = params.chunk * SLOTS_PER_SAMPLE
     n = len(images)
-    rates = np.full((n_slots, N_PIXELS), float(params.noise_rate / Hz) if shifted else 0.0)
-    scale = float(params.rate_max / Hz) / PIXEL_MAX * (params.contrast if shifted else 1.0)
+    rates = np.full((n_slots, params.n_inputs), float(params.noise_rate / Hz) if shifted else 0.0)
+    rates[2 * n :] = 0.0
+    scale = pixel_rate_scale(params) * (params.contrast if shifted else 1.0)
     rates[0 : 2 * n : 2] += np.asarray(images, float) * scale
+    if normaliser is not None:
+        rates = normaliser(rates, n)
     teacher = np.zeros((n_slots, params.n_out))
     if mode == "train":
         teacher[0 : 2 * n : 2] = np.asarray(targets) * params.teacher_current
-    factor = {"train": 1.0, "frozen": 0.0, "online": params.plastic_online}[mode]
+    online_stdp = params.plastic_online if "stdp" in params.online else 0.0
+    factor = {"train": 1.0, "frozen": 0.0, "online": online_stdp}[mode]
     plastic = np.zeros(n_slots)
     plastic[: 2 * n] = factor
     return {"stimulus": rates * Hz, "teacher": teacher, "plasticity": plastic}
@@ -79,7 +128,7 @@ def count_spikes(params, spike_i, spike_t, n_samples):
     return counts
 
 
-def run_phase(program, params, state, images, targets, mode, seed, raster=0, shifted=False):
+def run_phase(program, params, state, images, targets, mode, seed, raster=0, shifted=False, normaliser=None):
     """Show ``images`` chunk by chunk; update ``state`` in place; return a :class:`Phase`.
 
     Parameters
@@ -87,8 +136,8 @@ def run_phase(program, params, state, images, targets, mode, seed, raster=0, shi
     program : brianlab.simulation.Program
     state : dict
         ``{"group.variable": values}`` carried between runs (see :data:`CARRIED`).
-    images : array (n, 64)
-        Pixels 0..16.
+    images : array (n, n_inputs)
+        Pixels 0..``params.pixel_max``.
     targets : array (n, n_out) or None
         Output neurons the teacher pushes for each image (``train`` mode only).
     mode : str
@@ -99,14 +148,18 @@ def run_phase(program, params, state, images, targets, mode, seed, raster=0, shi
         Keep the input and output spikes of the first ``raster`` samples.
     shifted : bool
         Show the images with the test shift (``contrast``, ``noise_rate``).
+    normaliser : InputNormaliser, optional
+        Normalises the rates online (updated in place, chunk after chunk).
     """
     counts = []
     kept = {}
     run_s = program.run_s
-    plastic = mode != "frozen"
+    plastic = mode == "train" or (mode == "online" and "stdp" in params.online)
     for k, start in enumerate(range(0, len(images), params.chunk)):
         part = slice(start, start + params.chunk)
-        values = {**constants(params), **state, **schedules(params, images[part], None if targets is None else targets[part], mode, shifted)}
+        values = {**constants(params), **state, 
+                  **schedules(params, images[part], None if targets is None else targets[part], mode, shifted,
+                              normaliser)}
         monitors = program.run(values, seed=seed + k)
         n = len(images[part])
         counts.append(count_spikes(params, monitors.out_spikes.i[:], monitors.out_spikes.t[:], n))
@@ -142,7 +195,7 @@ def neuron_classes(params, counts=None, labels=None):
     return np.where(mean.max(axis=0) > 0, mean.argmax(axis=0), teacher_class)
 
 
-def predict_classes(params, counts, classes):
+def predict_classes(params, counts: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Predicted class per sample: highest mean spike count over the neurons of a class.
 
     A sample that made no output fire is predicted as -1 (always wrong).
@@ -240,14 +293,14 @@ def state_from_run(params, previous):
         If the run has no saved weights or its network has another shape.
     """
     arrays = previous.arrays
-    missing = [k for k in ("w_inp", "w_neg", "hold", "index_train", "index_test") if k not in arrays]
+    missing = [k for k in ("w_inp", "w_neg", "hold", "index_train", "index_val", "index_test") if k not in arrays]
     missing += [_state_key(g, v) for g, v in CARRIED if _state_key(g, v) not in arrays]
     if missing:
         raise BrianlabError(
             f"{previous.path} has no saved weights ({', '.join(missing)} missing from data.npz); "
             "give a complete stdp-digits run directory"
         )
-    expected = {"w_inp": (N_PIXELS, params.n_out), "w_neg": (params.n_out, params.n_out), "hold": (params.n_out,)}
+    expected = {"w_inp": (params.n_inputs, params.n_out), "w_neg": (params.n_out, params.n_out), "hold": (params.n_out,)}
     for key, shape in expected.items():
         if arrays[key].shape != shape:
             raise BrianlabError(
@@ -271,26 +324,60 @@ def _state_key(group, variable):
 def weight_matrices(params, state):
     """(w_inp[pixel, output], w_neg[from, to]) from the carried state (Brian's i-major order)."""
     n_out = params.n_out
-    w_inp = np.asarray(state["syn_inp.w"]).reshape(N_PIXELS, n_out)
+    w_inp = np.asarray(state["syn_inp.w"]).reshape(params.n_inputs, n_out)
     w_neg = np.zeros((n_out, n_out))
     w_neg[~np.eye(n_out, dtype=bool)] = state["syn_neg.w"]
     return w_inp, w_neg
 
 
-def accuracy(predicted, labels):
+def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of ``predicted`` equal to ``labels`` (nan for no labels)."""
     return float(np.mean(predicted == labels)) if len(labels) else float("nan")
 
 
-def fit_network(program, params, state, x, y, seed, evaluate=None):
+def fit_network(program, params, state, x, y, seed, validation=None):
     """Train ``state`` on ``(x, y)``, then assign each output neuron its class.
 
-    Returns ``(classes, frozen_train, train_s, curve, raster)``: the class of every
-    output neuron (from a frozen pass over the training images, Diehl & Cook
-    2015), that pass's :class:`Phase`, the wall time of training, the learning
-    curve and the raster of the first training samples.
+    The training path: it receives the training images and, for the learning
+    curve, the validation images ``validation = (x_val, y_val)`` (shown frozen,
+    with the test shift, at :func:`curve_points`), never a test image.
+
+    Returns
+    -------
+    Fitted
+        The class of every output neuron (from its teacher, or with
+        ``assign=response`` from a frozen pass over the training images, Diehl
+        & Cook 2015), that pass's :class:`Phase`, the run time of training and
+        of the learning-curve passes, the learning curve and the raster of the
+        first training samples.
     """
     rng = np.random.default_rng(_phase_seed(seed, "order"))
+    curve_s = [0.0]
+    evaluate = None
+    if validation is not None and len(validation[1]):
+        x_val, y_val = validation
+        teacher_classes = neuron_classes(params)
+
+        def evaluate_on_validation(current):
+            phase = run_phase(program, params, dict(current), x_val, None, "frozen", _phase_seed(seed, "curve"),
+                              shifted=True)
+            curve_s[0] += phase.run_s
+            return accuracy(predict_classes(params, phase.counts, teacher_classes), y_val)
+
+        evaluate = evaluate_on_validation
+
     train_s, curve, raster = train(program, params, state, x, y, rng, seed, evaluate)
     frozen_train = run_phase(program, params, dict(state), x, None, "frozen", _phase_seed(seed, "train-frozen"))
     classes = neuron_classes(params, frozen_train.counts if params.assign == "response" else None, y)
-    return classes, frozen_train, train_s, curve, raster
+    return Fitted(classes, frozen_train, train_s, curve_s[0], curve, raster)
+
+
+class Fitted(NamedTuple):
+    """What :func:`fit_network` returns."""
+
+    classes: np.ndarray
+    frozen_train: Phase
+    train_s: float
+    curve_s: float
+    curve: list
+    raster: dict
