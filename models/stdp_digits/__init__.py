@@ -45,6 +45,7 @@ from brian2 import Hz, Quantity, ms
 from brianlab.model import Model, Result
 from brianlab.params import parameters
 
+from . import diehl_cook
 from .data import DATA_ENV, Images, dataset_shape, load_images, load_split, select, split_from_run, split_indices
 from .estimator import STDPDigitClassifier
 from .figures import figures, plot_confusion, plot_curve, plot_raster, plot_weights
@@ -108,6 +109,7 @@ REPORT_SEEDS = (10, 11, 12, 13, 14)
 class STDPDigitsParams:
     """Parameters of the ``stdp-digits`` model (notebook values where they differ are noted)."""
 
+    architecture: Literal["suite", "diehl-cook"] = "suite"  # the suite's network, or Diehl & Cook 2015 on MNIST (diehl_cook.py; uses n_train, epochs, --seed)
     n_class: int = 10  # digit classes 0..n_class-1 (2..10; notebook: 2)
     n_per_class: int = 8  # output neurons per class (notebook: 1)
     dataset: Literal["digits", "mnist"] = "digits"  # 8x8 sklearn digits, or 28x28 MNIST (5k subset, or full from data_path)
@@ -190,6 +192,8 @@ def simulate(params: STDPDigitsParams, session, previous=None) -> Result:
     and thresholds and uses its train/validation/test split; ``epochs`` further
     epochs of training follow (``epochs=0``: test only).
     """
+    if params.architecture == "diehl-cook":
+        return diehl_cook.simulate(params, session, previous)
     start = time.perf_counter()
     seed = session.seed
     if previous is not None:
@@ -284,7 +288,8 @@ MODEL = Model(
     summary="STDP digit classifier (8x8 digits or MNIST): teacher current, lateral inhibition, test-time learning",
     params=STDPDigitsParams,
     simulate=simulate,
-    figures=figures,
+    figures=lambda record, out_dir: (diehl_cook.figures if record.params.architecture == "diehl-cook"
+                                     else figures)(record, out_dir),
     accepts_from=True,
     sweepable=SWEEPABLE,
 )
