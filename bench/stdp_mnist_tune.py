@@ -10,12 +10,17 @@ scored on validation in turn. Prints one JSON line per configuration
 what the weights learned). The rows in the tuning JSON were collected from its
 output by hand; it is kept so that they can be reproduced.
 """
-import sys, time, json, os
+import json
+import os
+import sys
+import time
 from pathlib import Path
+
 import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from brianlab.models.stdp_digits import diehl_cook as dc  # noqa: E402
 from brianlab.devices import DeviceSession  # noqa: E402
+from brianlab.models.stdp_digits import diehl_cook as dc  # noqa: E402
 from brianlab.params import apply_assignments  # noqa: E402
 
 
@@ -47,19 +52,17 @@ def main():
 
 def run_one(p, prog, args, x, y, seed, n_train, n_val, epochs, n_label):
     tr, va, te = split(x, y, seed)
-    tr = tr[:n_train]; va = va[:n_val]
+    tr, va = tr[:n_train], va[:n_val]
     rng = np.random.default_rng(seed)
     state = dc.initial_state(p, rng)
     teacher = dc.teacher_targets(x[tr], y[tr], p.n_exc, 10, seed) if float(p.teacher_drive) > 0 else None
     if True:
-        t0 = time.perf_counter()
         tr_s = 0
         for e in range(epochs):
             order = np.random.default_rng(seed + e).permutation(len(tr))
             ph = dc.run_phase(prog, p, state, x[tr][order], "train", dc.phase_seed(seed, f"t{e}"),
                               None if teacher is None else teacher[order])
             tr_s += ph.run_s
-        t1 = time.perf_counter()
         lab = dc.run_phase(prog, p, state, x[tr][:n_label], "frozen", dc.phase_seed(seed, "label"))
         cls = dc.label_neurons(lab.counts, y[tr][:n_label], 10)
         val = dc.run_phase(prog, p, state, x[va], "frozen", dc.phase_seed(seed, "val"))

