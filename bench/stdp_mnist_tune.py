@@ -13,7 +13,6 @@ output by hand; it is kept so that they can be reproduced.
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
