@@ -48,7 +48,7 @@ def test_an_existing_run_directory_is_never_overwritten(brianlab_cli, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "nosuchmodel"], "unknown model 'nosuchmodel'; choose one of: hh-poisson, lif,"),
+        (["run", "nosuchmodel"], "unknown model 'nosuchmodel'; choose one of:"),
         (["run", "lif", "--set", "tau_m=10"], "parameter 'tau_m' needs a unit: it is a time (s), e.g. tau_m=10*ms"),
         (["run", "lif", "--set", "tau_m=10*mV"], "parameter 'tau_m' has the wrong unit"),
         (["run", "lif", "--set", "tau=10*ms"], "unknown parameter 'tau'; valid names: n_neurons, tau_m,"),
