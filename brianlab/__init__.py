@@ -29,7 +29,13 @@ The pieces:
 - :mod:`brianlab.cli` -- the ``brianlab`` command line (only ``__main__`` imports it).
 """
 
+import warnings
+
 __version__ = "0.1.0"
+
+# setuptools' bundled distutils warns on import (when Brian's code generation loads it)
+# that an msvc helper is private: noise on stderr, where the command line's errors go.
+warnings.filterwarnings("ignore", message="_get_vc_env is private", category=UserWarning)
 
 __all__ = ["run", "load", "__version__"]
 
