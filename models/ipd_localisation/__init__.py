@@ -25,6 +25,7 @@ from brian2 import Hz, Quantity, ms, second
 from brianlab.errors import BrianlabError
 from brianlab.model import Model, Result
 from brianlab.params import parameters, structure_key
+from brianlab.recordings import SpikeTrains
 
 from . import inputs, jeffress, reference
 from .network import (
@@ -360,8 +361,17 @@ def simulate(params: IPDParams, session, previous=None) -> Result:
         "example_input": test_set.spikes[example].astype(np.uint8),
         "example_brian_step": ex_b[0], "example_brian_unit": ex_b[1],
         "example_reference_step": ex_r[0], "example_reference_unit": ex_r[1],
+        # the same spikes in seconds from the sample's start, for NWB export (recordings)
+        "example_hidden_t": ex_b[0] * float(params.dt), "example_hidden_i": ex_b[1],
     }
     return Result(metrics=metrics, arrays=arrays)
+
+
+def recordings(params: IPDParams, arrays) -> tuple:
+    """The Brian2 hidden-layer spikes of the example test sample (see :mod:`brianlab.recordings`)."""
+    return (SpikeTrains("hidden", times="example_hidden_t", indices="example_hidden_i", n_neurons=params.n_hidden,
+                        description="hidden-layer spikes in Brian2 of one test sample near 0 degrees IPD "
+                        "(times from the sample's start)"),)
 
 
 def figures(record, out_dir):
@@ -382,4 +392,5 @@ MODEL = Model(
     build=build,
     run_values=run_values,
     tiny=TINY,
+    recordings=recordings,
 )
