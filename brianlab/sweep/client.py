@@ -213,6 +213,8 @@ class Tuning:
     ----------
     in_process : bool
         A local sweep on one worker runs in this process, in a thread: no cluster to start.
+        Off by default: a build made in a process with Brian history (a test session)
+        generated code that a fresh worker then recompiled (n_compiles 1 instead of 0).
     forkserver : bool
         Local workers are forked from one server process that has imported Brian
         and brianlab once, instead of each starting Python and importing them.
@@ -222,7 +224,7 @@ class Tuning:
         Close the local cluster while the table and figures are written.
     """
 
-    in_process: bool = True
+    in_process: bool = False
     forkserver: bool = True
     preimport: bool = True
     close_in_background: bool = True
