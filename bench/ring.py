@@ -16,20 +16,24 @@ from 100 to 350 ms, then a delay to 1 s; dt 0.1 ms for every implementation):
   same sizes and parameters (``weight_scaling_factor=1``), the external
   reference: a runtime-mode model whose E->E input is an FFT in a Python
   ``network_operation`` every step. It is installed into its own virtual
-  environment (``--ndx-venv``, default ``results/bench/ndx-venv``) if missing, with
+  environment (``--ndx-venv``, default ``build/bench/ndx-venv``) if missing, with
   ``cython<3.1`` (the brian2 2.5.4 it resolves to cannot use newer Cython and
   falls back to NumPy) and run as a subprocess. Its time is that of the
   ``b2.run`` call inside ``simulate_wm`` (after a warm-up call that compiles
   its Cython code), so its network construction is not counted, as brianlab's
-  isn't either.
+  isn't either. Its monitors record the spikes and voltages of n_exc/4 excitatory
+  cells (512 at full size) and every interneuron; brianlab records every cell's
+  spikes and no voltage.
 
 Each implementation's wall time per simulated second is the best of
 ``--repeats`` runs (after an untimed one), and, less sensitive to other jobs
 on a shared machine, its CPU time (user + system) for the standalone binary
 and for neurodynex3's ``b2.run``. Prints a table with ratios and the decoded angle of every
 run (the implementations must agree on the physics too), and writes JSON to
-``results/bench/ring.json`` (``--out``). Target: cpp_standalone at least 10x
-faster than neurodynex3.
+``bench/results/ring.json`` (``--out``; committed) with the command, git commit,
+machine (cores, CPU model) and date. Every ratio in it, the runtime row's too, is
+computed from the measurements of that one run. Target: cpp_standalone at least
+10x faster than neurodynex3.
 """
 
 from __future__ import annotations
@@ -38,19 +42,20 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_provenance import provenance  # noqa: E402
 
 from brianlab.devices import DeviceOptions, DeviceSession  # noqa: E402
-from brianlab.params import apply_assignments  # noqa: E402
 from brianlab.models import ring_spiking  # noqa: E402
+from brianlab.params import apply_assignments  # noqa: E402
 
 #: One second of network time: 100 ms before the cue, 250 ms cue, 650 ms delay.
 FULL = ["t_cue_start=100*ms", "cue_duration=250*ms", "delay=650*ms"]
@@ -174,8 +179,9 @@ def ndx_row(params, venv, repeats=2):
         "cue_start_ms": float(params.t_cue_start) * 1e3, "cue_ms": float(params.cue_duration) * 1e3,
         "sim_ms": float(params.duration) * 1e3, "window_ms": float(params.decode_window) * 1e3,
         "dt_ms": float(params.dt) * 1e3, "repeats": repeats, "codegen": "cython",
-        # its monitors record spikes and the voltage of this many cells: a quarter keeps the
-        # voltage recording (which brianlab does not do) cheap, and is enough to decode from
+        # its spike and voltage monitors of the excitatory population record this many cells
+        # (512 of 2048 at full size), and it records every interneuron; brianlab records every
+        # cell's spikes and no voltage, so neither side's recording is the same
         "n_monitored": params.n_exc // 4,
     }
     done = subprocess.run([str(python), "-c", NDX_SCRIPT, json.dumps(cfg)], capture_output=True, text=True,
@@ -199,8 +205,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per implementation (best is reported)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--skip", action="append", default=[], choices=("runtime", "cpp", "neurodynex3"))
-    parser.add_argument("--ndx-venv", type=Path, default=Path("results/bench/ndx-venv"))
-    parser.add_argument("--out", type=Path, default=Path("results/bench/ring.json"))
+    parser.add_argument("--ndx-venv", type=Path, default=Path("build/bench/ndx-venv"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results/ring.json"))
     parser.add_argument("--omp-wait-policy", default="PASSIVE", choices=("PASSIVE", "ACTIVE"),
                         help="OMP_WAIT_POLICY of the OpenMP binary: idle threads sleep (PASSIVE, the default: on "
                              "cores shared with other jobs, spinning threads steal them) or spin (ACTIVE)")
@@ -220,9 +226,10 @@ def main(argv=None):
         rows.append(ndx_row(params, args.ndx_venv.resolve(), args.repeats))
         print(rows[-1], flush=True)
     summary = print_table(params, rows)
-    out = {"settings": [*(QUICK if args.quick else FULL), *args.set], "n_exc": params.n_exc, "n_inh": params.n_inh,
+    out = {"bench": "ring", **provenance(), "quick": args.quick, "repeats": args.repeats,
+           "settings": [*(QUICK if args.quick else FULL), *args.set], "n_exc": params.n_exc, "n_inh": params.n_inh,
            "omp_wait_policy": args.omp_wait_policy,
-           "sim_s": float(params.duration), "dt_s": float(params.dt), "machine": platform.platform(),
+           "sim_s": float(params.duration), "dt_s": float(params.dt),
            "rows": rows, **summary}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")

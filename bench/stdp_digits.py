@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from brianlab.devices import DeviceSession  # noqa: E402
 from brianlab.model import RunRecord  # noqa: E402
-from brianlab.params import apply_assignments  # noqa: E402
 from brianlab.models import stdp_digits  # noqa: E402
+from brianlab.params import apply_assignments  # noqa: E402
 
 SHIFT = ("contrast=0.5", "noise_rate=30*Hz")
 ONLINE = ("stdp", "input_norm", "stdp+input_norm")

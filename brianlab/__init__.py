@@ -22,6 +22,10 @@ The pieces:
 - :mod:`brianlab.records` -- run directories (``config.json``, ``metrics.json``,
   ``data.npz``, figures);
 - :mod:`brianlab.sweep` -- parameter sweeps on Dask;
+- :mod:`brianlab.recordings` -- which saved arrays are spike trains and traces (``Model.recordings``);
+- :mod:`brianlab.nwb` -- a run (or a sweep's points) as an NWB file;
+- :mod:`brianlab.progress` -- the one progress bar of a run;
+- :mod:`brianlab.catalog` -- finding, tabulating and comparing past runs;
 - :mod:`brianlab.cli` -- the ``brianlab`` command line (only ``__main__`` imports it).
 """
 

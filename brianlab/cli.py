@@ -7,11 +7,15 @@
     brianlab show MODEL                     a model's parameters, units and defaults
     brianlab run MODEL [options]            build, run and record one model
     brianlab sweep MODEL --grid N=V1,V2 ... run a model over a parameter grid on Dask
-    brianlab plot RUN_DIR [--out DIR]       draw a saved run's figures again
+    brianlab plot RUN_DIR [--out DIR]       draw a saved run's figures again, into a new directory
+    brianlab export RUN_DIR --format nwb    a run (or every point of a sweep) as an NWB file
+    brianlab runs [DIR]                     a table of past runs (default results/)
+    brianlab compare RUN_A RUN_B [...]      differing parameters and every metric side by side
     brianlab demo                           the short demo the set-up runs
+    brianlab gpu-check [--gpu-id N]         cuda_standalone against cpp_standalone: run it first on a GPU
 
-Errors a user can fix are printed as one line, ``brianlab: error: ...``, with
-exit status 2.
+Errors a user can fix, including a malformed option, are printed as one line,
+``brianlab: error: ...``, with exit status 2.
 """
 
 from __future__ import annotations
@@ -20,11 +24,10 @@ import argparse
 import datetime
 import json
 import sys
-import time
 from pathlib import Path
 
 from brianlab import devices, runner
-from brianlab.arguments import add_device_arguments, device_options
+from brianlab.arguments import _compute_capability, add_device_arguments, device_options, seed_value, whole_number
 from brianlab.errors import BrianlabError
 
 __all__ = ["main"]
@@ -94,8 +97,10 @@ def cmd_run(args):
         seed=args.seed,
         out=args.out,
         from_dir=getattr(args, "from_dir", None),
-        progress=not args.quiet,
+        progress=not (args.quiet or args.json),
         log=log,
+        nwb=args.nwb,
+        verbose=args.verbose and not args.quiet,
     )
     if args.json:
         print(json.dumps(metrics, indent=2, default=str))
@@ -131,7 +136,7 @@ def cmd_sweep(args):
         workers=args.workers,
         out=args.out,
         retries=args.retries,
-        point_figures=not args.no_point_figures,
+        point_figures=args.point_figures,
         progress=not args.quiet,
         log=log,
     )
@@ -153,22 +158,119 @@ def cmd_plot(args):
     from brianlab import records
     from brianlab.model import get_model
 
-    config_file = Path(args.run_dir) / records.CONFIG
+    run_dir = Path(args.run_dir)
+    config_file = run_dir / records.CONFIG
     if not config_file.is_file():
         raise BrianlabError(f"{args.run_dir} is not a run directory (no {records.CONFIG})")
-    try:
-        model_name = json.loads(config_file.read_text())["model"]
-    except (json.JSONDecodeError, KeyError):
-        raise BrianlabError(f"{config_file} is not a brianlab config (no 'model')") from None
+    model_name = records.load_run(run_dir).config.get("model")
+    if not isinstance(model_name, str):
+        raise BrianlabError(f"{config_file} is not a brianlab config (no 'model')")
     model = get_model(model_name)
-    record = records.load_run(args.run_dir, model)
+    record = records.load_run(run_dir, model)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else Path(args.run_dir) / f"replot-{stamp}"
-    if out.exists():
-        raise BrianlabError(f"{out} already exists and is never overwritten; choose another --out")
-    paths = model.figures(record, out)
+    out = Path(args.out) if args.out else run_dir.parent / f"{run_dir.resolve().name}.replot-{stamp}"
+    staged = records.StagedDirectory(out, "figure directory")  # refuses an existing one
+    try:
+        try:
+            paths = model.figures(record, staged.path)
+        except KeyError as exc:
+            raise BrianlabError(f"{run_dir / records.DATA} has no array {exc}; the run is incomplete or "
+                                "from another version of the model") from None
+    except BaseException:
+        staged.discard()
+        raise
+    final = staged.commit()
     for p in paths:
-        print(p)
+        print(final / Path(p).relative_to(staged.path))
+    return 0
+
+
+def cmd_export(args):
+    from brianlab import nwb
+
+    for path in nwb.export(args.source, args.out):
+        print(path)
+    return 0
+
+
+def _cell(value):
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _print_table(header, rows):
+    widths = [max(len(h), *(len(r[k]) for r in rows)) if rows else len(h) for k, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def cmd_runs(args):
+    import csv
+
+    from brianlab import catalog
+
+    entries, notes = catalog.find_runs(args.dir)
+    entries = catalog.filter_runs(entries, args.model, args.where)
+    if args.sort:
+        entries = catalog.sort_runs(entries, args.sort)
+    for note in notes:
+        print(f"brianlab: note: {note}", file=sys.stderr)
+    if args.json or args.csv:
+        rows = catalog.runs_table(entries)
+        if args.json:
+            print(json.dumps(rows, indent=2, default=str))
+        else:
+            header = list(dict.fromkeys(k for row in rows for k in row)) or ["time", "model", "device", "seed"]
+            writer = csv.DictWriter(sys.stdout, fieldnames=header, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        return 0
+    if not entries:
+        print(f"no runs under {args.dir}" + (" that match" if args.model or args.where else ""), file=sys.stderr)
+        return 0
+    rows = catalog.runs_table(entries, main_only=True)
+    lead = ["time", "model", "device", "seed", "changed"]
+    metrics = [k for k in rows[0] if k not in (*lead, "sweep", "path")]
+    if len({r["model"] for r in rows}) == 1:
+        header = [*lead, *metrics, "run"]
+        cells = [[_cell(r[k]) for k in (*lead, *metrics)] + [r["path"]] for r in rows]
+    else:  # several models: their main metrics as name=value
+        main = {e.model: catalog.metric_names([e], main_only=True) for e in entries}
+        header = [*lead, "metrics", "run"]
+        cells = [[_cell(r[k]) for k in lead]
+                 + [" ".join(f"{m}={_cell(r[m])}" for m in main[r["model"]])] + [r["path"]] for r in rows]
+    _print_table(header, cells)
+    print(f"{len(rows)} runs" + (f" ({len(notes)} directories skipped)" if notes else ""))
+    return 0
+
+
+def cmd_compare(args):
+    from brianlab import catalog
+
+    result = catalog.compare(args.runs)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, default=str))
+        return 0
+    names = [chr(ord("A") + k) if k < 26 else str(k) for k in range(len(result.runs))]
+    for name, run in zip(names, result.runs):
+        print(f"{name}: {run.path}  ({run.model}, {run.config.get('device')}, seed {run.config.get('seed')}, "
+              f"{run.started})")
+    print()
+    if result.params:
+        _print_table(["parameter", *names], [[k, *(_cell(v) for v in values)] for k, values in result.params.items()])
+    else:
+        print("parameters: all the same")
+    print()
+    diff_names = [f"{n}-A" for n in names[1:]]
+    rows = [[k, *(_cell(v) for v in values), *(_cell(result.difference(k, j)) for j in range(1, len(values)))]
+            for k, values in result.metrics.items()]
+    _print_table(["metric", *names, *diff_names], rows)
     return 0
 
 
@@ -190,8 +292,29 @@ def cmd_demo(args):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, its usage errors as one ``brianlab: error:`` line (exit 2) like every other error."""
+
+    def error(self, message):
+        print(f"brianlab: error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def cmd_gpu_check(args):
+    from brianlab.gpucheck import gpu_check
+
+    result = gpu_check(devices.DeviceOptions(gpu_id=args.gpu_id, compute_capability=args.compute_capability),
+                       log=lambda m: print(m, file=sys.stderr))
+    if result.agree:
+        print("gpu-check: cuda_standalone agrees with cpp_standalone (run_args on capitalised variables included)")
+        return 0
+    for line in result.differences:
+        print(f"gpu-check: {line}")
+    return 1
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="brianlab", description="Brian2 experiment suite")
+    parser = _Parser(prog="brianlab", description="Brian2 experiment suite")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("devices", help="which devices can build and run here, and why not")
@@ -209,14 +332,16 @@ def build_parser():
     p = sub.add_parser("run", help="build, run and record one model")
     p.add_argument("model")
     add_device_arguments(p)
-    p.add_argument("--seed", type=int, default=0, help="seed for every random source (default 0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="seed for every random source, 0 ... 2**32-1 (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter, Brian units (tau_m=20*ms); repeatable")
     p.add_argument("--out", type=Path, default=None, help="run directory (must not exist; default under results/)")
     p.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="RUN_DIR",
                    help="start from a previous run's saved state (models that support it)")
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress reports")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (nor report lines)")
+    p.add_argument("--verbose", action="store_true", help="also print Brian's report line of every program run")
+    p.add_argument("--nwb", action="store_true", help="also write the run as data.nwb (see 'brianlab export')")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -231,30 +356,79 @@ def build_parser():
     p.add_argument("model")
     p.add_argument("--grid", action="append", required=True, metavar="NAME=V1,V2,...",
                    help="values of one parameter, Brian units (drive_max=20*mV,30*mV); repeatable")
-    p.add_argument("--seeds", type=int, default=1, help="seeds per grid point: --seed, --seed+1, ... (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    p.add_argument("--seeds", type=whole_number(1, None, "the number of seeds"), default=1, help="seeds per grid point: --seed, --seed+1, ... (default 1)")
+    p.add_argument("--seed", type=seed_value, default=0, help="the first seed (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter for every point; repeatable")
     add_device_arguments(p)
     p.add_argument("--scheduler", default="local",
                    help="'local' (a cluster of worker processes on this machine) or a Dask scheduler's "
                    "address, tcp://HOST:8786 (default local)")
-    p.add_argument("--workers", type=int, default=None, help="local: worker processes (default: one per core)")
-    p.add_argument("--retries", type=int, default=2, help="times Dask runs a task again after it failed or its worker died (default 2)")
+    p.add_argument("--workers", type=whole_number(1, None, "the number of workers"), default=None,
+                   help="local: worker processes (default: one per core; cuda_standalone: one per visible GPU)")
+    p.add_argument("--retries", type=whole_number(0, None, "the number of retries"), default=2, help="times Dask runs a task again after it failed or its worker died (default 2)")
     p.add_argument("--out", type=Path, default=None,
                    help="sweep directory; the same one resumes (default results/sweeps/MODEL-<hash>)")
-    p.add_argument("--no-point-figures", action="store_true",
-                   help="do not draw each point's figures (faster; 'brianlab plot RUN_DIR' draws them later)")
+    figures = p.add_mutually_exclusive_group()
+    figures.add_argument("--point-figures", dest="point_figures", action="store_true", default=False,
+                         help="also draw each point's own figures into its run directory (about 1 s a point; "
+                         "default: only the sweep's figures, 'brianlab plot RUN_DIR' draws a point's later)")
+    figures.add_argument("--no-point-figures", dest="point_figures", action="store_false",
+                         help=argparse.SUPPRESS)  # the default now; kept so older commands still work
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("plot", help="draw a saved run's figures again")
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--out", type=Path, default=None, help="where (default: RUN_DIR/replot-<time>)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="a new directory for the figures (default: RUN_DIR.replot-<time> beside RUN_DIR, "
+                   "which is never written to)")
     p.set_defaults(func=cmd_plot)
 
+    p = sub.add_parser("gpu-check", help="run a tiny network on cuda_standalone and cpp_standalone and compare",
+                       description="Exit status 0: the devices agree; 1: they differ (what to fix is "
+                       "printed); 2: the check cannot run here (the reason, in one line). See docs/gpu.md.")
+    p.add_argument("--gpu-id", type=whole_number(0, None, "the GPU id"), default=None,
+                   help="the GPU, counted among CUDA_VISIBLE_DEVICES (default 0)")
+    p.add_argument("--compute-capability", type=_compute_capability, default=None, help="compile for this (default: the GPU's)")
+    p.set_defaults(func=cmd_gpu_check)
+
+    p = sub.add_parser(
+        "export", help="write a run, or every finished point of a sweep, as an NWB file",
+        description="Write RUN_DIR as NWB (Neurodata Without Borders): spikes in the units table, traces as "
+        "TimeSeries, parameters and versions as metadata. Default: RUN_DIR/data.nwb; for a sweep directory, "
+        "POINT/data.nwb for every finished point (or --out DIR/POINT.nwb). Nothing is overwritten.",
+    )
+    p.add_argument("source", type=Path, metavar="RUN_DIR", help="a run directory or a sweep directory")
+    p.add_argument("--format", default="nwb", choices=("nwb",), help="the file format (nwb)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="where (must not exist); for a sweep, a directory")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "runs", help="a table of past runs: time, model, device, seed, changed parameters, main metrics",
+        description="List the run directories under DIR (sweep points included), oldest first: when, which "
+        "model, device and seed, the parameters that differ from the model's defaults and its main metrics "
+        "(--csv and --json: all metrics). Unfinished or broken directories are skipped with a note on stderr.",
+    )
+    p.add_argument("dir", type=Path, nargs="?", default=Path("results"), metavar="DIR",
+                   help="where to look (default results/)")
+    p.add_argument("--model", default=None, help="only runs of this model")
+    p.add_argument("--where", action="append", default=[], metavar="NAME=VALUE",
+                   help="only runs whose parameter, metric, device or seed NAME is VALUE (tau_m=20*ms); repeatable")
+    p.add_argument("--sort", default=None, metavar="METRIC", help="order by this metric (or parameter), smallest first")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_true", help="print CSV (every metric)")
+    form.add_argument("--json", action="store_true", help="print JSON (every metric)")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("compare", help="two or more runs side by side: differing parameters, every metric")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR", help="run directories (at least two)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("demo", help="the short demo that the set-up runs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_value, default=0)
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -262,11 +436,15 @@ def build_parser():
 def main(argv=None):
     """Entry point of the ``brianlab`` command."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (printed as one line) or --help
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
     except BrianlabError as exc:
-        print(f"brianlab: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split("\n"))  # one line, whatever the message held
+        print(f"brianlab: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("brianlab: interrupted", file=sys.stderr)

@@ -24,21 +24,19 @@ to return to) is the model for this module.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import importlib.metadata
 import importlib.util
 import logging
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import brian2 as b2
 
+from brianlab import cuda, fileio
 from brianlab.errors import BrianlabError
 
 __all__ = [
@@ -58,7 +56,7 @@ STANDALONE = ("cpp_standalone", "cuda_standalone", "genn")
 ENV_VAR = "BRIANLAB_DEVICE"
 SEED_ENV_VAR = "BRIANLAB_SEED"
 #: Compute capability compiled for when no GPU is present to ask (``--compile-only``).
-DEFAULT_COMPUTE_CAPABILITY = 8.0
+DEFAULT_COMPUTE_CAPABILITY = cuda.DEFAULT_COMPUTE_CAPABILITY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +71,8 @@ class DeviceOptions:
         Where standalone projects are built. Default: ``build/`` inside the run
         directory, so no two runs share one.
     gpu_id : int or None
-        CUDA: the GPU to run on (default: the first one ``nvidia-smi`` lists).
+        CUDA: the GPU to run on, counted among the GPUs that ``CUDA_VISIBLE_DEVICES``
+        leaves visible, as ``cudaSetDevice`` counts them (default 0: the first).
     compute_capability : float or None
         CUDA: the architecture to compile for (default: the GPU's own; with no
         GPU, ``DEFAULT_COMPUTE_CAPABILITY``).
@@ -144,71 +143,9 @@ def _cxx_compiler():
     return None
 
 
-def _nvcc():
-    """Path of nvcc, looked for as brian2cuda looks for it."""
-    cuda_path = os.environ.get("CUDA_PATH")
-    if cuda_path and Path(cuda_path, "bin", "nvcc").exists():
-        return str(Path(cuda_path, "bin", "nvcc"))
-    found = shutil.which("nvcc")
-    if found:
-        return found
-    for root in ("/usr/local/cuda", "/opt/cuda"):
-        if Path(root, "bin", "nvcc").exists():
-            return str(Path(root, "bin", "nvcc"))
-    return None
-
-
-def _curand():
-    """(include_dir, library_file) of cuRAND, or None.
-
-    Looks in the CUDA toolkit next to nvcc and in the ``nvidia-curand`` wheel
-    (``nvidia/cu13`` or the older ``nvidia/curand`` layout).
-    """
-    candidates = []
-    nvcc = _nvcc()
-    if nvcc:
-        root = Path(os.path.realpath(nvcc)).parent.parent
-        candidates.append((root / "include", [root / "lib64", root / "lib"]))
-        targets = root / "targets" / "x86_64-linux"
-        candidates.append((targets / "include", [targets / "lib"]))
-    for entry in sys.path:
-        base = Path(entry or ".", "nvidia")
-        for sub in ("cu13", "cu12", "curand"):
-            candidates.append((base / sub / "include", [base / sub / "lib"]))
-    for include, libdirs in candidates:
-        if not (include / "curand.h").exists():
-            continue
-        for libdir in libdirs:
-            libs = sorted(libdir.glob("libcurand.so*"))
-            if libs:
-                return include, libs[0]
-    return None
-
-
 def _gpus():
     """[(index, name, compute_capability)] from nvidia-smi; [] where there is none."""
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return []
-    try:
-        out = subprocess.run(
-            [smi, "--query-gpu=index,name,compute_cap", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout
-    except (subprocess.SubprocessError, OSError):
-        return []
-    gpus = []
-    for line in out.strip().splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) == 3:
-            try:
-                gpus.append((int(parts[0]), parts[1], float(parts[2])))
-            except ValueError:
-                continue
-    return gpus
+    return [(g.index, g.name, g.compute_capability) for g in cuda.query_driver().gpus]
 
 
 def _installed_version(dist):
@@ -234,38 +171,19 @@ def _probe_cpp(options):
 
 def _probe_cuda(options):
     name = "cuda_standalone"
-    if _installed_version("brian2cuda") is None:
+    version = _installed_version("brian2cuda")
+    if version is None:
         return DeviceStatus(
             name, False, False, "",
             "brian2cuda is not installed: run .venv/bin/pip install -e '.[cuda]'",
         )
-    nvcc = _nvcc()
-    if not nvcc:
-        return DeviceStatus(
-            name, False, False, "brian2cuda " + _installed_version("brian2cuda"),
-            "nvcc not found: install the CUDA toolkit and put nvcc on PATH (or set $CUDA_PATH)",
-        )
-    curand = _curand()
-    if curand is None:
-        return DeviceStatus(
-            name, False, False, f"nvcc {nvcc}",
-            "cuRAND headers not found: run .venv/bin/pip install nvidia-curand",
-        )
-    if not _cxx_compiler():
-        return DeviceStatus(name, False, False, f"nvcc {nvcc}", "no host C++ compiler for nvcc: install g++")
-    found = f"nvcc {nvcc}, cuRAND {curand[1]}"
-    gpus = _gpus()
-    if not gpus:
-        return DeviceStatus(
-            name, True, False, found,
-            "no NVIDIA GPU visible (nvidia-smi lists none): this machine can only "
-            "--compile-only; run on a machine with a GPU and its driver",
-        )
-    if options.gpu_id is not None and options.gpu_id not in [g[0] for g in gpus]:
-        listed = ", ".join(str(g[0]) for g in gpus)
-        return DeviceStatus(name, True, False, found, f"no GPU with id {options.gpu_id}; this machine has: {listed}")
-    gpu = ", ".join(f"GPU {i} {n} (sm_{cc:.1f})" for i, n, cc in gpus)
-    return DeviceStatus(name, True, True, f"{found}, {gpu}")
+    setup = cuda.inspect(options.gpu_id, options.compute_capability)
+    found = f"brian2cuda {version}" + (f", {setup.describe()}" if setup.describe() else "")
+    if not setup.can_build:
+        return DeviceStatus(name, False, False, found, setup.build_problem)
+    if not setup.can_run:
+        return DeviceStatus(name, True, False, found, setup.run_problem)
+    return DeviceStatus(name, True, True, found + "; one GPU per program: --gpu-id counts CUDA_VISIBLE_DEVICES")
 
 
 def _requirement_allows(requirement, version):
@@ -375,7 +293,7 @@ class SessionCounters:
     time: float  #: ``time.perf_counter()`` when taken
     programs: Mapping[int, tuple]  #: program id -> its (build_s, run_s, n_builds, n_compiles, n_runs)
 
-    def since(self, earlier: "SessionCounters | None") -> dict:
+    def since(self, earlier: SessionCounters | None) -> dict:
         """What happened between ``earlier`` and this snapshot, as metrics (``build_wall_s``, ...)."""
         totals = [0] * len(_COUNTERS)
         before = earlier.programs if earlier is not None else {}
@@ -417,7 +335,12 @@ class DeviceSession:
         is, so a sweep fixes it and the generated code is the same for every seed:
         a project regenerated into the same directory is then not recompiled.
     progress : bool
-        Print Brian's progress reports (to stderr, so stdout stays clean).
+        Show one progress bar for the whole session on stderr, when it is a
+        terminal (:class:`brianlab.progress.RunProgress`, as ``session.bar``).
+    verbose : bool
+        Print Brian's report lines (to stderr) as well.
+    label : str
+        Names the bar (the model).
 
     Notes
     -----
@@ -426,13 +349,18 @@ class DeviceSession:
     longer readable after it.
     """
 
-    def __init__(self, name, options=None, build_root=None, seed=0, progress=True, build_seed=None):
+    def __init__(self, name, options=None, build_root=None, seed=0, progress=True, build_seed=None,
+                 verbose=False, label=""):
         self.name = resolve_name(name)
         self.options = options or DeviceOptions()
         self.build_root = Path(self.options.build_dir or build_root or "build").resolve()
         self.seed = int(seed)
         self._build_seed = None if build_seed is None else int(build_seed)
         self.progress = progress
+        from brianlab.progress import RunProgress
+
+        #: The run's progress bar: programs report to it, models label phases on it.
+        self.bar = RunProgress(label, enabled=progress, verbose=verbose)
         self.projects = []
         self._project_dirs = {}
         #: Every :class:`~brianlab.simulation.Program` made on this session (for timings).
@@ -458,6 +386,11 @@ class DeviceSession:
         return self.name in ("cpp_standalone", "cuda_standalone")
 
     @property
+    def simd(self) -> bool:
+        """Whether models should use the vectorised C++ math of :mod:`brianlab.simd` (cpp_standalone)."""
+        return self.name == "cpp_standalone"
+
+    @property
     def run_s(self):
         """Wall seconds spent running, summed over every program of this session (so far)."""
         return sum(program.run_s for program in self.programs)
@@ -471,8 +404,28 @@ class DeviceSession:
 
     @property
     def report(self):
-        """Brian's ``report=`` argument for ``Network.run``."""
-        return "stderr" if self.progress else None
+        """Brian's ``report=`` argument for ``Network.run``: feeds :attr:`bar` (None when it shows nothing)."""
+        from brianlab.progress import STANDALONE_REPORT
+
+        if not self.bar.active:
+            return None
+        return STANDALONE_REPORT if self.standalone else self.bar.runtime_callback()
+
+    @property
+    def report_period(self):
+        """Brian's ``report_period=`` for ``Network.run``."""
+        from brianlab.progress import REPORT_PERIOD_S
+
+        return REPORT_PERIOD_S * b2.second
+
+    def phase(self, name: str, expect_s: float | None = None) -> None:
+        """Label the phase that runs from now on in the progress bar (``"training"``).
+
+        ``expect_s``: the simulated seconds of the whole run, if the model knows them.
+        """
+        if expect_s is not None:
+            self.bar.expect(expect_s)
+        self.bar.phase(name)
 
     # -- life cycle -----------------------------------------------------------
 
@@ -493,6 +446,7 @@ class DeviceSession:
 
     def __exit__(self, *exc):
         self._active = False
+        self.bar.close(complete=exc[0] is None)
         self._reset_device()
         b2.set_device("runtime")
         b2.defaultclock.dt_ = self._saved_dt
@@ -510,15 +464,12 @@ class DeviceSession:
     def _lock_build_root(self):
         """Hold an exclusive lock on the build root, so no two runs build in it at once."""
         self.build_root.mkdir(parents=True, exist_ok=True)
-        lock = open(self.build_root / ".brianlab.lock", "a+")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
+        lock = fileio.try_lock(self.build_root / ".brianlab.lock")
+        if lock is None:
             raise BrianlabError(
                 f"build directory {self.build_root} is in use by another run; "
                 "choose another --build-dir or wait for that run to finish"
-            ) from None
+            )
         self._lock = lock
 
     def _set_prefs(self, values):
@@ -542,35 +493,10 @@ class DeviceSession:
     def _cuda_prefs(self):
         import brian2cuda  # noqa: F401  (registers the cuda_standalone device and its prefs)
 
-        include, library = _curand()
-        libdir = library.parent
-        if library.name != "libcurand.so":
-            # The wheel ships libcurand.so.10 only; -lcurand needs the unversioned name.
-            libdir = self.build_root / "_curand"
-            libdir.mkdir(parents=True, exist_ok=True)
-            link = libdir / "libcurand.so"
-            if not link.exists():
-                link.symlink_to(library)
-        gpus = _gpus()
-        gpu_id = self.options.gpu_id if self.options.gpu_id is not None else (gpus[0][0] if gpus else 0)
-        capability = self.options.compute_capability
-        if capability is None:
-            capability = dict((g[0], g[2]) for g in gpus).get(gpu_id, DEFAULT_COMPUTE_CAPABILITY)
-        # CUDA 13's Thrust/CUB need C++17, for nvcc and for the host compiler it drives.
-        gcc_args = [a for a in b2.prefs["codegen.cpp.extra_compile_args_gcc"] if not a.startswith("-std=")]
-        nvcc_args = [a for a in b2.prefs["devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc"]
-                     if not a.startswith("-std=")]
-        return {
-            "devices.cuda_standalone.cuda_backend.detect_gpus": False,
-            "devices.cuda_standalone.cuda_backend.gpu_id": int(gpu_id),
-            "devices.cuda_standalone.cuda_backend.compute_capability": float(capability),
-            "devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc": nvcc_args + ["-std=c++17"],
-            "codegen.cpp.extra_compile_args_gcc": gcc_args + ["-std=c++17"],
-            "codegen.cpp.include_dirs": list(b2.prefs["codegen.cpp.include_dirs"]) + [str(include)],
-            "codegen.cpp.library_dirs": list(b2.prefs["codegen.cpp.library_dirs"]) + [str(libdir)],
-            "codegen.cpp.runtime_library_dirs": list(b2.prefs["codegen.cpp.runtime_library_dirs"])
-            + [str(library.parent)],
-        }
+        setup = cuda.inspect(self.options.gpu_id, self.options.compute_capability)
+        cuda.fix_run_args_template()
+        cuda.forget_gpu_selection()
+        return cuda.brian_prefs(setup, self.build_root, b2.prefs)
 
     def _reset_device(self):
         device = b2.get_device()
@@ -607,6 +533,8 @@ class DeviceSession:
         if self.name == "genn":
             import brian2genn  # noqa: F401
         b2.set_device(self.name, directory=str(directory), build_on_run=False)
+        if self.name == "cuda_standalone":
+            b2.get_device().run_environment_variables.update(cuda.run_environment())
         self.projects.append(directory)
         return directory
 

@@ -11,16 +11,18 @@ the same way, without touching brianlab. :func:`register` adds one in-process
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.metadata
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from brianlab.errors import BrianlabError
+from brianlab.params import structure_key
 
-__all__ = ["Model", "Result", "RunRecord", "get_model", "model_names"]
+__all__ = ["Model", "Result", "RunRecord", "Simulate", "Figures", "Build", "RunValues", "get_model", "model_names", "register"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,9 +53,36 @@ class RunRecord:
     arrays: Mapping[str, np.ndarray]
 
 
+class Simulate(Protocol):
+    """``simulate(params, session, previous=None) -> Result``: one run on an active session."""
+
+    def __call__(self, params: Any, session: Any, previous: RunRecord | None = None) -> Result: ...
+
+
+class Figures(Protocol):
+    """``figures(record, out_dir) -> list of Path``: PNGs drawn from a saved run, never from live objects."""
+
+    def __call__(self, record: RunRecord, out_dir: Path) -> list[Path]: ...
+
+
+class Build(Protocol):
+    """``build(params) -> (Network, monitors)``: the model's main network; runs, seeds and plots nothing."""
+
+    def __call__(self, params: Any) -> tuple[Any, Any]: ...
+
+
+class RunValues(Protocol):
+    """``run_values(params) -> {name: value}``: the run_args values that carry the sweepable parameters."""
+
+    def __call__(self, params: Any) -> dict[str, Any]: ...
+
+
 @dataclasses.dataclass(frozen=True)
 class Model:
-    """A runnable model.
+    """A runnable model: what a plugin registers (see the module docstring).
+
+    ``tests/test_model_contract.py`` runs every registered model through the same
+    checks, with its :attr:`tiny` parameters, on runtime and cpp_standalone.
 
     Attributes
     ----------
@@ -63,27 +92,74 @@ class Model:
         One line for ``brianlab list``.
     params : type
         A :func:`brianlab.params.parameters` class; its defaults are the model's.
-    simulate : callable
+    simulate : Simulate
         ``simulate(params, session, previous=None) -> Result``. ``session`` is an
         active :class:`brianlab.devices.DeviceSession`; ``previous`` is the
         :class:`RunRecord` given with ``--from`` (only if ``accepts_from``).
-    figures : callable
+    figures : Figures
         ``figures(record, out_dir) -> list of Path``: PNGs drawn from a saved run.
     accepts_from : bool
         Whether ``--from RUN_DIR`` (start from a previous run's state) makes sense.
-    sweepable : tuple of str
-        Parameters that change between runs of one compiled network (they are
-        ``(constant)`` variables or TimedArray contents set through ``run_args``);
-        every other parameter changes the network's shape and needs a new build.
+    sweepable : tuple of str, or callable
+        Parameters that change between runs of one compiled network (``(constant)``
+        variables, synaptic weights or TimedArray contents set through
+        ``run_args``); every other parameter changes the network's shape and needs
+        a new build. A function ``params -> tuple`` where the set depends on the
+        configuration (hh-poisson's aggregate mode reruns more).
+    build : Build, optional
+        The model's main network, used by :meth:`program`.
+    run_values : RunValues, optional
+        The run_args values of the sweepable parameters, used by :meth:`program`'s callers.
+    tiny : dict of str to str
+        ``--set`` assignments (``{"n_neurons": "10"}``) for a run of a few seconds:
+        what the contract test and a new user's first try use.
+    recordings : callable, optional
+        ``recordings(params, arrays) -> tuple`` of :class:`brianlab.recordings.SpikeTrains`
+        and :class:`brianlab.recordings.Trace`: which arrays of ``data.npz`` are
+        spike trains and traces of which population (read by ``brianlab export``).
     """
 
     name: str
     summary: str
     params: type
-    simulate: Callable[..., Result]
-    figures: Callable[[RunRecord, Path], list]
+    simulate: Simulate
+    figures: Figures
     accepts_from: bool = False
-    sweepable: tuple = ()
+    sweepable: tuple[str, ...] | Callable[[Any], tuple[str, ...]] = ()
+    build: Build | None = None
+    run_values: RunValues | None = None
+    tiny: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    recordings: Callable[[Any, Mapping[str, np.ndarray]], tuple] | None = None
+
+    def sweepable_names(self, params: Any = None) -> tuple[str, ...]:
+        """The sweepable parameter names for ``params`` (default: the model's defaults)."""
+        if callable(self.sweepable):
+            return tuple(self.sweepable(self.params() if params is None else params))
+        return tuple(self.sweepable)
+
+    def program_key(self, params: Any) -> tuple:
+        """The shape of the network that ``params`` builds: everything but the sweepable values."""
+        return (self.name, structure_key(params, self.sweepable_names(params)))
+
+    def program(self, session: Any, params: Any, tag: str | None = None, **build_kwargs: Any) -> Any:
+        """The model's :class:`~brianlab.simulation.Program` for ``params`` on ``session``.
+
+        Built from :attr:`build` (``build(params, **build_kwargs)``), run for
+        ``params.duration`` at ``params.dt``, keyed by :meth:`program_key`, so a
+        session compiles each shape once.
+        """
+        if self.build is None:
+            raise TypeError(f"model {self.name!r} has no build function")
+        key = self.program_key(params)
+        if build_kwargs:
+            key = key + (tuple(sorted((name, repr(value)) for name, value in build_kwargs.items())),)
+        return session.program(
+            lambda: self.build(params, **build_kwargs),
+            params.duration,
+            params.dt,
+            tag=tag or self.name.replace("-", "_"),
+            key=key,
+        )
 
 
 #: The entry-point group that models register under.

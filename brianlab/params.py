@@ -26,9 +26,10 @@ import operator
 import re
 import tokenize
 import typing
+from typing import Any
 
 import numpy as np
-from brian2 import Quantity, get_dimensions, have_same_dimensions
+from brian2 import DimensionMismatchError, Quantity, get_dimensions, have_same_dimensions
 from brian2.core.namespace import DEFAULT_UNITS
 from brian2.units.fundamentalunits import get_unit, standard_unit_register
 
@@ -36,6 +37,8 @@ from brianlab.errors import BrianlabError
 
 __all__ = [
     "parameters",
+    "param",
+    "apply_values",
     "describe",
     "apply_assignments",
     "parse_assignments",
@@ -55,20 +58,40 @@ _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 
-def parameters(cls):
+def param(default: Any, help: str) -> Any:
+    """A parameter field with its one-line ``help`` (what ``brianlab show`` prints).
+
+    ``tau_m: Quantity = param(10 * ms, "membrane time constant")`` is the same as
+    ``tau_m: Quantity = 10 * ms  # membrane time constant``; use it where the help
+    text is not a short comment.
+    """
+    metadata = {"help": help}
+    if isinstance(default, np.ndarray):
+        return dataclasses.field(default_factory=functools.partial(copy.copy, default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def parameters(cls: type) -> type:
     """Make ``cls`` a frozen dataclass whose defaults may be Brian quantities.
 
     Plain dataclasses refuse array-like defaults (a ``Quantity`` is an ndarray);
     each such default is given to the dataclass as a factory returning a copy.
+    Each field's help text is kept in its metadata (``field.metadata["help"]``):
+    from :func:`param`, else from the comment that follows the field's line.
     """
+    comments = _field_comments(cls)
     for name in getattr(cls, "__annotations__", {}):
         default = cls.__dict__.get(name, dataclasses.MISSING)
+        if isinstance(default, dataclasses.Field):
+            continue
+        metadata = {"help": comments.get(name, "")}
         if isinstance(default, np.ndarray):
-            setattr(
-                cls,
-                name,
-                dataclasses.field(default_factory=functools.partial(copy.copy, default)),
-            )
+            field = dataclasses.field(default_factory=functools.partial(copy.copy, default), metadata=metadata)
+        elif default is dataclasses.MISSING:
+            field = dataclasses.field(metadata=metadata)
+        else:
+            field = dataclasses.field(default=default, metadata=metadata)
+        setattr(cls, name, field)
     return dataclasses.dataclass(frozen=True)(cls)
 
 
@@ -100,13 +123,12 @@ def _field_types(cls):
 
 def describe(cls):
     """Rows ``(name, default_text, kind_text, comment)`` for every parameter of ``cls``."""
-    comments = _field_comments(cls)
     defaults = cls()
     types = _field_types(cls)
     rows = []
     for f in dataclasses.fields(cls):
         value = getattr(defaults, f.name)
-        rows.append((f.name, _text(value), _kind(types[f.name], value), comments.get(f.name, "")))
+        rows.append((f.name, _text(value), _kind(types[f.name], value), f.metadata.get("help", "")))
     return rows
 
 
@@ -173,65 +195,137 @@ _BINOPS = {
 }
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 
+#: Longest value text :func:`parse_quantity` reads (a value, not a program).
+MAX_TEXT = 200
+#: Largest power a quantity with a unit may be raised to (``cm**2``, ``m**-4``).
+MAX_UNIT_POWER = 8
+#: Largest magnitude of a whole-number parameter (it must fit a 64-bit integer).
+MAX_INT = 2**63 - 1
+
 
 def parse_quantity(text):
     """Evaluate a Brian-style expression such as ``10*ms`` or ``3*uA/cm**2``.
 
-    Only numbers, Brian unit names and ``+ - * / **`` are allowed.
+    Only numbers, Brian unit names, parentheses and ``+ - * / **`` are allowed.
+    Every number, and every intermediate result, must be real and finite.
+
+    Returns
+    -------
+    float or Quantity
 
     Raises
     ------
     ValueError
-        If the text is not such an expression or names an unknown unit.
+        If the text is not such an expression, names an unknown unit, adds
+        quantities of different dimensions, or any part of it is infinite,
+        not a number, or complex. The message is one line.
     """
+    if not isinstance(text, str):
+        raise ValueError(f"expected text, got {type(text).__name__}")
+    stripped = text.strip()
+    if len(stripped) > MAX_TEXT:
+        raise ValueError(f"value of {len(stripped)} characters is too long (at most {MAX_TEXT})")
+    if not stripped:
+        raise ValueError("empty value")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ValueError(f"cannot parse {text!r} as a quantity") from exc
-    return _evaluate(tree.body, text)
+        tree = ast.parse(stripped, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise ValueError(f"cannot parse {text!r} as a quantity") from None
+    try:
+        with np.errstate(all="ignore"):
+            return _evaluate(tree.body, text)
+    except RecursionError:
+        raise ValueError(f"cannot parse {text!r}: nested too deeply") from None
+
+
+def _checked(value, text):
+    """``value`` if it is a real, finite number or quantity; else ValueError."""
+    if isinstance(value, complex) or (isinstance(value, np.ndarray) and np.iscomplexobj(value)):
+        raise ValueError(f"{text!r} is a complex number; parameters are real")
+    array = np.asarray(value)
+    if array.shape != () or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{text!r} is not a single number")
+    if not np.isfinite(array):
+        raise ValueError(f"{text!r} is not finite (infinite or not a number)")
+    return value
 
 
 def _evaluate(node, text):
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return node.value
+        try:
+            return _checked(float(node.value), text)
+        except OverflowError:
+            raise ValueError(f"{text!r} is not finite (a number too large)") from None
     if isinstance(node, ast.Name):
-        if node.id in _UNITS:
-            return _UNITS[node.id]
+        if node.id in _UNITS:  # as a Quantity: Brian's Unit arithmetic registers new units
+            unit = _UNITS[node.id]
+            return Quantity(float(unit), dim=get_dimensions(unit))
         raise ValueError(f"unknown unit {node.id!r} in {text!r}")
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        return _BINOPS[type(node.op)](_evaluate(node.left, text), _evaluate(node.right, text))
+        left, right = _evaluate(node.left, text), _evaluate(node.right, text)
+        if isinstance(node.op, ast.Pow):
+            if isinstance(right, Quantity) and not right.is_dimensionless:
+                raise ValueError(f"cannot parse {text!r}: an exponent has no unit")
+            if isinstance(left, Quantity) and not left.is_dimensionless and abs(float(right)) > MAX_UNIT_POWER:
+                raise ValueError(f"cannot parse {text!r}: a unit's power is at most {MAX_UNIT_POWER}")
+            right = float(right)
+        try:
+            value = _BINOPS[type(node.op)](left, right)
+        except DimensionMismatchError:
+            raise ValueError(f"cannot parse {text!r}: it adds or subtracts quantities of different units") from None
+        except ZeroDivisionError:
+            raise ValueError(f"cannot parse {text!r}: division by zero") from None
+        except TypeError:
+            raise ValueError(f"cannot parse {text!r}: it combines values that do not combine") from None
+        except OverflowError:
+            raise ValueError(f"{text!r} is not finite (a number too large)") from None
+        return _checked(value, text)
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        return _UNARY[type(node.op)](_evaluate(node.operand, text))
+        return _checked(_UNARY[type(node.op)](_evaluate(node.operand, text)), text)
     raise ValueError(f"cannot parse {text!r}: only numbers, unit names and + - * / ** are allowed")
 
 
 def _convert(name, text, default, annotation):
-    """Convert ``text`` to the type of ``default``; raise BrianlabError naming the fix."""
+    """Convert ``text`` (command-line text, or a Python value) to the type of ``default``.
+
+    Raises
+    ------
+    BrianlabError
+        One line naming the parameter, what it takes and what was given.
+    """
     if typing.get_origin(annotation) is typing.Literal:
         choices = typing.get_args(annotation)
         for choice in choices:
-            if str(choice) == str(text):
+            if isinstance(text, (str, type(choice))) and str(choice) == str(text):
                 return choice
         raise BrianlabError(
-            f"parameter {name!r} must be one of {', '.join(map(str, choices))}; got {text!r}"
+            f"parameter {name!r} must be one of {', '.join(map(str, choices))}; got {_shown(text)}"
         )
     if isinstance(default, bool) or annotation is bool:
         if isinstance(text, (bool, np.bool_)):
             return bool(text)
-        lowered = str(text).strip().lower()
+        lowered = str(text).strip().lower() if isinstance(text, str) else None
         if lowered in _TRUE:
             return True
         if lowered in _FALSE:
             return False
-        raise BrianlabError(f"parameter {name!r} is true or false; got {text!r}")
+        raise BrianlabError(f"parameter {name!r} is true or false; got {_shown(text)}")
     if isinstance(default, str) or annotation is str:
-        return str(text)
+        if not isinstance(text, str):
+            raise BrianlabError(f"parameter {name!r} is text; got {_shown(text)}")
+        return text
     try:
-        value = parse_quantity(text) if isinstance(text, str) else text
+        if isinstance(text, str):
+            value = parse_quantity(text)
+        elif isinstance(text, (bool, np.bool_)) or not isinstance(text, (int, float, np.number, Quantity)):
+            raise ValueError(f"{_shown(text)} is not a number or a quantity")
+        else:
+            with np.errstate(all="ignore"):
+                value = _checked(text if isinstance(text, Quantity) else float(text), _shown(text))
+    except OverflowError:
+        raise BrianlabError(f"parameter {name!r}: {_shown(text)} is not finite (a number too large)") from None
     except ValueError as exc:
         raise BrianlabError(f"parameter {name!r}: {exc}") from None
-    except ZeroDivisionError:
-        raise BrianlabError(f"parameter {name!r}: division by zero in {text!r}") from None
     if isinstance(default, Quantity) and not default.is_dimensionless:
         expected = _dimension_name(default)
         example = _text(default)
@@ -242,17 +336,33 @@ def _convert(name, text, default, annotation):
         if not have_same_dimensions(value, default):
             raise BrianlabError(
                 f"parameter {name!r} has the wrong unit: it is a {expected}, e.g. "
-                f"{name}={example}; got {text} ({_dimension_name(value)})"
+                f"{name}={example}; got {_shown(text)} ({_dimension_text(value)})"
             )
-        return value
+        return Quantity(float(value), dim=get_dimensions(default))
     if isinstance(value, Quantity) and not value.is_dimensionless:
-        raise BrianlabError(f"parameter {name!r} takes a plain number (no unit); got {text}")
+        raise BrianlabError(f"parameter {name!r} takes a plain number (no unit); got {_shown(text)}")
     value = float(value)
     if isinstance(default, (int, np.integer)) and not isinstance(default, bool) or annotation is int:
         if value != int(value):
-            raise BrianlabError(f"parameter {name!r} takes a whole number; got {text}")
+            raise BrianlabError(f"parameter {name!r} takes a whole number; got {_shown(text)}")
+        if abs(value) > MAX_INT:
+            raise BrianlabError(f"parameter {name!r} takes a whole number of at most {MAX_INT}; got {_shown(text)}")
         return int(value)
     return value
+
+
+def _shown(text):
+    """``text`` for an error message: quoted, on one line, and not too long."""
+    shown = repr(text) if isinstance(text, str) else repr(text).replace("\n", " ")
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _dimension_text(value):
+    """The dimension of ``value`` as a one-line text that never fails."""
+    try:
+        return _dimension_name(value)
+    except Exception:  # an odd dimension (ms**0.5) that Brian has no unit for
+        return f"dimension {get_dimensions(value)}"
 
 
 def apply_assignments(cls, assignments, base=None):
@@ -277,7 +387,7 @@ def apply_assignments(cls, assignments, base=None):
     changes = parse_assignments(cls, assignments, base)
     try:
         return dataclasses.replace(base, **changes)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ArithmeticError) as exc:
         raise BrianlabError(f"invalid parameters: {exc}") from None
 
 
@@ -302,7 +412,7 @@ def apply_values(cls, values, base=None):
                 if name in _field_types(cls) else parse_assignments(cls, [f"{name}=0"], base)
     try:
         return dataclasses.replace(base, **changes)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ArithmeticError) as exc:
         raise BrianlabError(f"invalid parameters: {exc}") from None
 
 
@@ -370,32 +480,48 @@ def to_json(params):
 
 
 def from_json(cls, data):
-    """Rebuild parameters saved by :func:`to_json`, checking names and units.
+    """Rebuild parameters saved by :func:`to_json`, checking names, units and values.
+
+    A parameter missing from ``data`` takes its default (a run saved before the
+    parameter existed); every saved value is checked as a ``--set`` value is.
 
     Raises
     ------
     BrianlabError
-        If a name is unknown to ``cls`` or a unit does not match its default.
+        If ``data`` is not a dict, a name is unknown to ``cls``, a unit does not
+        match its default, or a value is of the wrong kind or not finite.
     """
+    if not isinstance(data, dict):
+        raise BrianlabError(f"saved parameters are not a JSON object: {_shown(data)}")
     defaults = cls()
+    types = _field_types(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise BrianlabError(
-            f"saved parameters {', '.join(unknown)} are unknown to this version of the model"
+            f"saved parameters {', '.join(map(str, unknown))} are unknown to this version of the model"
         )
     values = {}
     for name, saved in data.items():
         default = getattr(defaults, name)
         if isinstance(default, Quantity):
             unit = _unit_text(get_dimensions(default))
-            names = {unit, str(get_unit(get_dimensions(default)))}  # the latter: runs saved before _unit_text
-            if not isinstance(saved, dict) or saved.get("unit") not in names:
-                raise BrianlabError(f"saved parameter {name!r} is not in {unit}: {saved!r}")
-            values[name] = Quantity(saved["si"], dim=get_dimensions(default))
+            units = {unit, str(get_unit(get_dimensions(default)))}  # the latter: runs saved before _unit_text
+            si = saved.get("si") if isinstance(saved, dict) else None
+            if not isinstance(saved, dict) or saved.get("unit") not in units or \
+                    isinstance(si, bool) or not isinstance(si, (int, float)):
+                raise BrianlabError(f"saved parameter {name!r} is not a value in {unit}: {_shown(saved)}")
+            try:
+                saved_value = Quantity(float(si), dim=get_dimensions(default))
+            except OverflowError:
+                raise BrianlabError(f"saved parameter {name!r} is not finite: {_shown(saved)}") from None
+            values[name] = _convert(name, saved_value, default, types[name])
         else:
-            values[name] = saved
-    return dataclasses.replace(defaults, **values)
+            values[name] = _convert(name, saved, default, types[name])
+    try:
+        return dataclasses.replace(defaults, **values)
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise BrianlabError(f"saved parameters are invalid: {exc}") from None
 
 
 def structure_key(params, sweepable=()):

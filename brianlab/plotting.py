@@ -7,16 +7,22 @@ the axes and never calls ``plt.show()``. Figures are made with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 __all__ = ["new_axes", "save", "raster", "traces", "heatmap"]
 
 
-def new_axes(ax=None, figsize=(6.0, 4.0), **subplots):
+def new_axes(
+    ax: Axes | np.ndarray | None = None, figsize: tuple[float, float] = (6.0, 4.0), **subplots: Any
+) -> Axes | np.ndarray:
     """``ax`` itself, or the axes of a new figure (several with ``nrows``/``ncols``)."""
     if ax is not None:
         return ax
@@ -24,7 +30,7 @@ def new_axes(ax=None, figsize=(6.0, 4.0), **subplots):
     return fig.subplots(**subplots)
 
 
-def save(ax, path):
+def save(ax: Axes | np.ndarray, path: str | Path) -> Path:
     """Save the figure that ``ax`` (or an array of axes) belongs to; return the path."""
     first = np.ravel(ax)[0] if isinstance(ax, np.ndarray) else ax
     path = Path(path)
@@ -33,7 +39,7 @@ def save(ax, path):
     return path
 
 
-def raster(t_ms, i, ax=None, label=None, **style):
+def raster(t_ms: ArrayLike, i: ArrayLike, ax: Axes | None = None, label: str | None = None, **style: Any) -> Axes:
     """Spike raster: times in ms against neuron index."""
     ax = new_axes(ax)
     ax.plot(t_ms, i, "|", markersize=3, label=label, **{"color": "k", **style})
@@ -42,7 +48,9 @@ def raster(t_ms, i, ax=None, label=None, **style):
     return ax
 
 
-def traces(t_ms, values, ax=None, ylabel="", labels=None):
+def traces(
+    t_ms: ArrayLike, values: ArrayLike, ax: Axes | None = None, ylabel: str = "", labels: Sequence[str] | None = None
+) -> Axes:
     """Traces ``values[k, :]`` against time in ms."""
     ax = new_axes(ax)
     values = np.atleast_2d(values)
@@ -55,7 +63,16 @@ def traces(t_ms, values, ax=None, ylabel="", labels=None):
     return ax
 
 
-def heatmap(values, x_labels, y_labels, ax=None, xlabel="", ylabel="", cbar_label="", annotate=None):
+def heatmap(
+    values: ArrayLike,
+    x_labels: Sequence[str],
+    y_labels: Sequence[str],
+    ax: Axes | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    cbar_label: str = "",
+    annotate: bool | None = None,
+) -> Axes:
     """``values[row, column]`` as coloured cells, rows along y and columns along x.
 
     Cells are evenly spaced whatever the values they stand for (a grid of

@@ -14,9 +14,14 @@ A run directory holds
 ``build/``
     the standalone project(s), unless ``--build-dir`` put them elsewhere.
 
-A run is written into a hidden staging directory next to its destination and
-renamed into place at the end, so a run directory that exists is complete, and
-an existing one is never written to.
+A run is written into a hidden staging directory next to its destination,
+``.<name>.partial-<host>-<pid>-<random>``, and renamed into place at the end, so
+a run directory that exists is complete, and a finished one is never written to
+again (``brianlab plot`` draws into a new directory beside it). While it writes,
+a run holds an exclusive lock on ``.<name>.lock`` beside its destination, so two
+runs aimed at one directory cannot both write it: the second is refused. A
+process removes only its own staging directory; one left by a killed process
+stays (hidden) until a person removes it.
 """
 
 from __future__ import annotations
@@ -26,14 +31,18 @@ import json
 import math
 import os
 import platform
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 import brianlab
+from brianlab import fileio
 from brianlab.errors import BrianlabError
 from brianlab.model import RunRecord
 from brianlab.params import from_json
@@ -42,6 +51,7 @@ __all__ = [
     "RESULTS_ROOT",
     "default_run_dir",
     "StagedRun",
+    "StagedDirectory",
     "load_run",
     "versions",
     "git_state",
@@ -64,10 +74,123 @@ def default_run_dir(model, device, seed, root=RESULTS_ROOT):
 
 
 def _staging_path(final):
-    return final.parent / f".{final.name}.partial-{os.getpid()}"
+    """A hidden name beside ``final`` that no other process (on any host) uses."""
+    host = "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())[:40] or "host"
+    return final.parent / f".{final.name}.partial-{host}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-class StagedRun:
+class _DestinationLock:
+    """An exclusive, non-blocking ``flock`` on ``.<name>.lock`` beside a destination.
+
+    The lock goes with the process: a killed run holds it no longer. The lock
+    file is removed on release; :meth:`acquire` checks that the file it locked
+    is still the one at the path, so a process that opened a file another one
+    removed does not think it holds the lock.
+    """
+
+    def __init__(self, final):
+        self.path = final.parent / f".{final.name}.lock"
+        self._file = None
+
+    def acquire(self, what):
+        while True:
+            handle = fileio.try_lock(self.path)
+            if handle is None:
+                raise BrianlabError(
+                    f"{what} is being written by another brianlab process now; wait for it or choose another --out"
+                )
+            try:
+                same = os.fstat(handle.fileno()).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._file = handle
+                return
+            handle.close()  # removed by its holder in between: lock the new one
+
+    def release(self):
+        if self._file is not None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            self._file.close()
+            self._file = None
+
+
+class StagedDirectory:
+    """A directory being written under a hidden name; :meth:`commit` moves it into place.
+
+    Parameters
+    ----------
+    final : Path
+        Where the directory will be. It must not exist.
+    what : str
+        What it is, for messages (``"run directory"``).
+
+    Raises
+    ------
+    BrianlabError
+        If ``final`` exists (it is never overwritten), another process is writing
+        it now, or its parent cannot be created or written.
+    """
+
+    def __init__(self, final, what="directory"):
+        self.final = Path(final)
+        self.what = what
+        if self.final.exists() or self.final.is_symlink():
+            raise BrianlabError(self._exists_message())
+        try:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BrianlabError(f"cannot create {self.final.parent} for the {what}: {exc.strerror or exc}") from None
+        self._lock = _DestinationLock(self.final)
+        try:
+            self._lock.acquire(f"{what} {self.final}")
+        except OSError as exc:
+            raise BrianlabError(f"cannot write in {self.final.parent}: {exc.strerror or exc}") from None
+        if self.final.exists():  # finished by another process before we held the lock
+            self._lock.release()
+            raise BrianlabError(self._exists_message())
+        self.path = _staging_path(self.final)
+        try:
+            self.path.mkdir()  # a new name: nothing of anyone else's is removed
+        except OSError as exc:
+            self._lock.release()
+            raise BrianlabError(f"cannot write in {self.final.parent}: {exc.strerror or exc}") from None
+
+    def _exists_message(self):
+        return f"{self.what} {self.final} already exists and is never overwritten; choose another --out or leave --out out"
+
+    def commit(self):
+        """Rename the staging directory to its final name, release the lock, and return the name."""
+        try:
+            try:
+                fileio.rename_no_replace(self.path, self.final)
+            except FileExistsError:
+                raise BrianlabError(
+                    f"{self.what} {self.final} appeared while this process was writing; "
+                    f"its output is kept at {self.path}"
+                ) from None
+            except OSError as exc:
+                raise BrianlabError(
+                    f"cannot move {self.path} to {self.final} ({exc.strerror or exc}); its output is kept there"
+                ) from None
+        finally:
+            self._lock.release()
+        return self.final
+
+    def discard(self):
+        """Remove this process's staging directory and release the lock."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._lock.release()
+
+    def keep(self):
+        """Release the lock and leave the staging directory (for a person to inspect)."""
+        self._lock.release()
+
+
+class StagedRun(StagedDirectory):
     """A run directory being written; :meth:`commit` moves it into place.
 
     Parameters
@@ -78,21 +201,12 @@ class StagedRun:
     Raises
     ------
     BrianlabError
-        If ``final`` exists already: it is never overwritten.
+        If ``final`` exists already (it is never overwritten), or another process
+        is writing it now.
     """
 
     def __init__(self, final):
-        self.final = Path(final)
-        if self.final.exists():
-            raise BrianlabError(
-                f"run directory {self.final} already exists and is never overwritten; "
-                "choose another --out or leave --out out"
-            )
-        self.path = _staging_path(self.final)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists():  # left by a crashed process that had the same pid
-            shutil.rmtree(self.path)
-        self.path.mkdir()
+        super().__init__(final, "run directory")
 
     def write_json(self, name, data):
         """Write ``data`` as ``name`` (JSON, NaN and infinities as null)."""
@@ -105,20 +219,6 @@ class StagedRun:
         clean = {name: np.asarray(value) for name, value in arrays.items()}
         np.savez(self.path / DATA, **clean)
         return self.path / DATA
-
-    def commit(self):
-        """Rename the staging directory to its final name and return that."""
-        if self.final.exists():
-            raise BrianlabError(
-                f"run directory {self.final} appeared while this run was writing; "
-                f"this run is kept at {self.path}"
-            )
-        os.rename(self.path, self.final)
-        return self.final
-
-    def discard(self):
-        """Remove the staging directory."""
-        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def jsonable(value):
@@ -191,6 +291,17 @@ def config_record(model, params_json, device, options, seed, from_run=None):
     }
 
 
+def _read_json_object(path):
+    """The JSON object in ``path``; BrianlabError if it cannot be read or is not an object."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or bad UTF-8
+        raise BrianlabError(f"{path} cannot be read as JSON: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+    if not isinstance(data, dict):
+        raise BrianlabError(f"{path} does not hold a JSON object; it is not a brianlab file")
+    return data
+
+
 def load_run(path, model=None):
     """Read a saved run directory back.
 
@@ -214,11 +325,7 @@ def load_run(path, model=None):
     for name in (CONFIG, METRICS, DATA):
         if not (path / name).is_file():
             raise BrianlabError(f"{path} is not a complete run directory: {name} is missing")
-    try:
-        config = json.loads((path / CONFIG).read_text())
-        metrics = json.loads((path / METRICS).read_text())
-    except json.JSONDecodeError as exc:
-        raise BrianlabError(f"{path}: its JSON files cannot be read: {exc}") from None
+    config, metrics = _read_json_object(path / CONFIG), _read_json_object(path / METRICS)
     if model is not None and config.get("model") != model.name:
         raise BrianlabError(
             f"{path} is a run of model {config.get('model')!r}, not {model.name!r}"
@@ -226,7 +333,15 @@ def load_run(path, model=None):
     try:
         with np.load(path / DATA, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise BrianlabError(f"{path / DATA} cannot be read as a NumPy archive: {exc}") from None
-    params = from_json(model.params, config["params"]) if model is not None else config.get("params")
+    if model is not None:
+        if "params" not in config:
+            raise BrianlabError(f"{path / CONFIG} has no 'params'; it is not a complete brianlab config")
+        try:
+            params = from_json(model.params, config["params"])
+        except BrianlabError as exc:
+            raise BrianlabError(f"{path / CONFIG}: {exc}") from None
+    else:
+        params = config.get("params")
     return RunRecord(path=path, config=config, params=params, metrics=metrics, arrays=arrays)

@@ -22,10 +22,16 @@ Examples
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import brian2 as b2
 import numpy as np
+from brian2 import Quantity
+
+if TYPE_CHECKING:
+    from brianlab.devices import DeviceSession
 
 __all__ = ["Program", "CompileOnly"]
 
@@ -36,7 +42,7 @@ class CompileOnly(Exception):
     The command line catches it and records the build without results.
     """
 
-    def __init__(self, directory, build_s):
+    def __init__(self, directory: Path | None, build_s: float) -> None:
         super().__init__(f"compiled {directory} (not run: --compile-only)")
         self.directory = directory
         self.build_s = build_s
@@ -79,7 +85,15 @@ class Program:
         monitors after a :meth:`run` and before the next one.
     """
 
-    def __init__(self, session, build, duration, dt=None, tag="main", key=None):
+    def __init__(
+        self,
+        session: DeviceSession,
+        build: Callable[[], tuple[b2.Network, Any]],
+        duration: Quantity,
+        dt: Quantity | None = None,
+        tag: str = "main",
+        key: Hashable | None = None,
+    ) -> None:
         self.session = session
         self._build = build
         self.duration = duration
@@ -97,11 +111,11 @@ class Program:
         session.programs.append(self)
 
     @property
-    def rerunnable(self):
+    def rerunnable(self) -> bool:
         """Whether runs after the first reuse the compiled project."""
         return self.session.supports_run_args
 
-    def run(self, values=None, seed=None, results="results"):
+    def run(self, values: Mapping[str, Any] | None = None, seed: int | None = None, results: str = "results") -> Any:
         """Run the network once and return its monitors record.
 
         Parameters
@@ -128,20 +142,23 @@ class Program:
                 raise CompileOnly(self.directory, self.build_s)
             run_args = {self._resolve(key): value for key, value in values.items()}
             self.session.set_run_seed(seed)
+            report = Path(self.directory) / results / "stdout.txt"  # where the binary's reports go
+            report.unlink(missing_ok=True)
             start = time.perf_counter()
-            b2.device.run(
-                directory=str(self.directory),
-                results_directory=results,
-                with_output=False,
-                run_args=run_args,
-            )
+            with self.session.bar.running(float(self.duration), follow=report):
+                b2.device.run(
+                    directory=str(self.directory),
+                    results_directory=results,
+                    with_output=False,
+                    run_args=run_args,
+                )
             self.run_s += time.perf_counter() - start
         else:
             self._build_and_run(values, seed)
         self.n_runs += 1
         return self.monitors
 
-    def _construct(self, seed):
+    def _construct(self, seed: int) -> None:
         self.network = self.monitors = None
         self.directory = self.session.new_project(self.tag, key=self.key)
         self.session.seed_network(seed)
@@ -151,16 +168,20 @@ class Program:
         self.network, self.monitors = network, monitors
         self.n_builds += 1
 
-    def _compile(self):
+    def _compile(self) -> None:
         start = time.perf_counter()
+        with self.session.bar.building(float(self.duration)):
+            self._build_project()
+        self.build_s += time.perf_counter() - start
+
+    def _build_project(self):
         self._construct(self.session.build_seed)
-        self.network.run(self.duration, report=self.session.report)
+        self.network.run(self.duration, report=self.session.report, report_period=self.session.report_period)
         before = _binary_stamp(self.directory)
         b2.device.build(directory=str(self.directory), compile=True, run=False, with_output=False)
         self.n_compiles += _binary_stamp(self.directory) != before
-        self.build_s += time.perf_counter() - start
 
-    def _build_and_run(self, values, seed):
+    def _build_and_run(self, values: Mapping[str, Any], seed: int) -> None:
         start = time.perf_counter()
         self._construct(seed)
         for key, value in values.items():
@@ -176,16 +197,18 @@ class Program:
                 target[:] = value
         self.build_s += time.perf_counter() - start
         start = time.perf_counter()
-        self.network.run(self.duration, report=self.session.report)
-        if self.session.standalone:  # genn: no run_args, so each run is a full build
-            self.n_compiles += 1
-            if self.session.options.compile_only:
-                b2.device.build(directory=str(self.directory), compile=True, run=False)
-                raise CompileOnly(self.directory, time.perf_counter() - start)
-            b2.device.build(directory=str(self.directory), compile=True, run=True, with_output=False)
+        follow = Path(self.directory) / "results" / "stdout.txt" if self.session.standalone else None
+        with self.session.bar.running(float(self.duration), follow=follow):
+            self.network.run(self.duration, report=self.session.report, report_period=self.session.report_period)
+            if self.session.standalone:  # genn: no run_args, so each run is a full build
+                self.n_compiles += 1
+                if self.session.options.compile_only:
+                    b2.device.build(directory=str(self.directory), compile=True, run=False)
+                    raise CompileOnly(self.directory, time.perf_counter() - start)
+                b2.device.build(directory=str(self.directory), compile=True, run=True, with_output=False)
         self.run_s += time.perf_counter() - start
 
-    def _resolve(self, key):
+    def _resolve(self, key: str) -> Any:
         """The VariableView or TimedArray named by ``key`` in the built network."""
         if "." in key:
             group_name, variable = key.split(".", 1)
@@ -202,7 +225,7 @@ class Program:
         raise KeyError(f"no TimedArray named {key!r} in any group's namespace")
 
 
-def _binary_stamp(directory):
+def _binary_stamp(directory: str | Path) -> tuple[int, int, int] | None:
     """(inode, mtime, size) of a standalone project's binary, or None before it exists."""
     for name in ("main", "main.exe"):
         path = Path(directory) / name

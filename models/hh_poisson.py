@@ -1,102 +1,40 @@
 """Hodgkin-Huxley neurons driven by Poisson synapses (``hh-poisson``).
 
-Each of ``n_neurons`` Hodgkin-Huxley neurons (the textbook squid-axon model,
-units per membrane area, resting potential at -65 mV) receives ``N_ex``
-excitatory and ``N_in`` inhibitory Poisson spike trains of ``rate`` each. Every
-input spike is transmitted with probability ``p`` (h = 1 with probability p);
-a transmitted excitatory spike makes the membrane potential jump by ``G_ex``,
-an inhibitory one by ``-K*G_ex``: an instantaneous jump, the same whatever the
-time step (a delta current done right, not a current of charge/dt).
+``n_neurons`` Hodgkin-Huxley neurons (the squid axon per membrane area, or the
+Traub-Miles neuron of brian2's COBAHH example with ``neuron=traub_miles``) each
+receive ``N_ex`` excitatory and ``N_in`` inhibitory Poisson trains of ``rate``;
+every input spike is transmitted with probability ``p`` and moves ``v`` by
+``G_ex`` (``-K*G_ex`` when inhibitory), or raises a conductance with
+``synapse=cond_exp``. ``input_mode=explicit`` builds every train and draw;
+``input_mode=aggregate`` draws the per-step transmitted counts. ``recurrent=true``
+adds a random E/I network (:data:`COBAHH` gives brian2's COBAHH benchmark).
 
-Two input modes with one meaning:
+A spike is an upward crossing of ``v_spike``, counted again only after ``v`` fell
+below ``v_rearm``. ``rate``, ``p``, ``G_ex``, ``K`` and ``I_app`` (and in aggregate
+mode ``N_ex``, ``N_in``) are run_args values (:func:`sweepable`). On cpp_standalone
+the rate functions use :mod:`brianlab.simd`.
 
-``input_mode=explicit``
-    every input train and every transmission draw exists: ``PoissonGroup``
-    sources (``n_neurons * N_ex`` and ``n_neurons * N_in``, or ``N_ex`` and
-    ``N_in`` shared by all neurons with ``shared_inputs=true``) and
-    ``Synapses`` that draw h ~ Bernoulli(p) at every presynaptic spike; the
-    input spikes of the recorded neurons are recorded.
-``input_mode=aggregate``
-    per neuron and time step, the number of transmitted spikes is drawn
-    directly: Poisson(N_ex * rate * p * dt) and Poisson(N_in * rate * p * dt)
-    (the thinning of a Poisson train is a Poisson train of rate*p, and a sum of
-    Poisson trains is a Poisson train), so the cost does not grow with the
-    number of inputs. The explicit sources are Brian's ``PoissonGroup``, which
-    spikes at most once per step (Bernoulli(rate*dt)); the two counts differ
-    in distribution by a relative O(rate*dt) (1e-4 at 10 Hz, 0.01 ms), far
-    below what any test or figure can see.
-
-A spike of the HH neuron is an upward crossing of ``v_spike`` (-20 mV) by the
-membrane potential sampled after each integration step, as the COBAHH
-benchmarks count them (``threshold='v > -20*mV'``; brian2's ``examples/COBAHH.py``
-adds ``refractory=3*ms``, Brian2CUDA's benchmark ``refractory='v > -20*mV'``),
-with two differences. The next spike counts only
-after v has fallen below ``v_rearm`` (-40 mV): with thousands of inputs, jumps
-of a few mV push v back and forth across -20 mV on the upstroke, and the
-plain crossing counted one action potential as two in 19% of the spikes at
-1000 neurons x 5000 inputs. And the state is taken before the synaptic jumps
-of the step: a jump across ``v_spike`` during the upstroke then still counts
-the spike (one step later) instead of hiding it. The spike time is the start
-of the step at whose end v is first above ``v_spike``, so the true crossing
-lies within one ``dt`` after it.
-
-Integration: second-order Runge-Kutta (``method=rk2``) by default. Against
-SciPy's DOP853 at 1e-10 tolerance, without inputs, its spike times stay within
-one ``dt`` of the true crossings over 300 ms at dt = 0.01 ms (``rk4`` within the
-grid's own half step, at 1.6 times the cost); Brian's usual choice for HH,
-``exponential_euler``, is first order in the coupling of v and the gates and
-drifts by about 7 dt per spike at this dt.
-
-Compile once: ``rate``, ``p``, ``G_ex``, ``K`` and ``I_app`` (per neuron) are
-``(constant)`` variables set through run_args (:data:`SWEEPABLE`), and in
-aggregate mode ``N_ex`` and ``N_in`` too. On ``cpp_standalone`` the rate
-functions call ``simd_exprel`` so that GCC vectorises the state update (see
-:data:`SIMD_EXPREL_CPP`).
-
-Beyond the seed model:
-
-``synapse=cond_exp``
-    conductance-based exponential synapses (reversal ``E_exc``, ``E_inh``, time
-    constants ``tau_e``, ``tau_i``); a transmitted spike raises the
-    conductance by the amount whose charge at rest (-65 mV) moves v by
-    ``G_ex`` (excitatory) or ``K*G_ex`` (inhibitory), so ``G_ex`` and ``K``
-    keep their meaning.
-``recurrent=true``
-    the population becomes a random E/I network in the manner of the Brette
-    et al. (2007) COBAHH benchmark (brian2's ``examples/COBAHH.py``): the first
-    80% of the neurons are excitatory, the rest inhibitory, every ordered pair
-    is connected with probability ``p_connect`` (0.02), and a spike raises the
-    target's excitatory or inhibitory conductance by ``w_rec_exc`` (6 nS on
-    the benchmark's 20000 um^2) or ``w_rec_inh`` (67 nS), on top of the
-    Poisson input. With ``n_neurons=4000`` it is the benchmark's network size
-    and connectivity.
-``neuron=traub_miles``
-    the benchmark's own neuron instead of the squid axon: the Traub-Miles rate
-    functions of ``examples/COBAHH.py`` (VT = -63 mV), its conductances divided
-    by its 20000 um^2 (g_Na 100, g_K 30 mS/cm^2, g_L 0.05 mS/cm^2, E_L -60,
-    E_K -90, E_Na 50 mV) and its random initial state (v = E_L + (randn*5-5) mV,
-    ge, gi from 40 +- 15 nS and 200 +- 120 nS over the area, gates at 0). The
-    assignments :data:`COBAHH` (``recurrent=true``, ``synapse=cond_exp``,
-    ``n_neurons=4000``, no Poisson input, ``I_app=0``, ``exponential_euler`` at
-    dt = 0.1 ms, 1 s) make the model brian2's COBAHH example; the one difference
-    is the spike count (the crossing and rearm rule above instead of the
-    example's 3 ms refractoriness, which there only gates the count too). Its
-    activity is self-sustained, irregular and asynchronous at 34-39 Hz, as the
-    example's own code gives; without recurrence each of these neurons is a
-    regular pacemaker (one spike per ~75 ms), not silent.
+The model's physics, its spike counting and integrator choices and their
+validation are in ``docs/models/hh-poisson.md``.
 """
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
 
 import brian2 as b2
 import numpy as np
 from brian2 import Hz, Quantity, cm, ms, msiemens, mV, second, uA, ufarad
+from matplotlib.axes import Axes
 
 from brianlab import plotting
-from brianlab.model import Model, Result
-from brianlab.params import parameters, structure_key
+from brianlab.devices import DeviceSession
+from brianlab.model import Model, Result, RunRecord
+from brianlab.params import parameters
+from brianlab.recordings import SpikeTrains, Trace
+from brianlab.simd import simd_function
 
 # ----------------------------------------------------------------------------
 # equations (per unit membrane area; v in volt, rates in Hz)
@@ -168,20 +106,9 @@ NEURON_CONSTANTS = {
     },
 }
 
-#: cpp_standalone: the rate functions call ``simd_exprel``, whose support code lets GCC
-#: vectorise the state update with glibc's vector exp/expm1 (libmvec). glibc declares
-#: those only under -ffinite-math-only, which Brian's flags turn off; the declarations
-#: are made at file scope (outside the anonymous namespace Brian wraps support code in).
-#: About 3x faster state updates on AVX-512; elsewhere it is the plain scalar code.
+#: cpp_standalone: the rate functions call ``simd_exprel`` (Brian's exprel on
+#: glibc's vector expm1, see :mod:`brianlab.simd`), so GCC vectorises the state update.
 SIMD_EXPREL_CPP = """
-}  // file scope for the declarations
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-extern "C" {
-double exp(double) noexcept(true) __attribute__((__simd__("notinbranch")));
-double expm1(double) noexcept(true) __attribute__((__simd__("notinbranch")));
-}
-#endif
-namespace {
 static inline double simd_exprel(double x)
 {
     if (fabs(x) < 1e-16)
@@ -193,12 +120,9 @@ static inline double simd_exprel(double x)
 """
 
 
-def _simd_exprel():
-    """Brian's ``exprel`` with the vectorising C++ support code above."""
-    exprel = b2.DEFAULT_FUNCTIONS["exprel"]
-    function = b2.Function(exprel.pyfunc, arg_units=[1], return_unit=1)
-    function.implementations.add_implementation("cpp", code=SIMD_EXPREL_CPP, name="simd_exprel")
-    return function
+def _simd_exprel() -> b2.Function:
+    """Brian's ``exprel`` with the vectorising C++ above."""
+    return simd_function("simd_exprel", b2.DEFAULT_FUNCTIONS["exprel"].pyfunc, SIMD_EXPREL_CPP)
 
 
 #: Delta synapses act on v directly; no synaptic current.
@@ -274,11 +198,19 @@ COBAHH = ("neuron=traub_miles", "recurrent=true", "synapse=cond_exp", "n_neurons
           "I_app=0*uA/cm**2", "method=exponential_euler", "dt=0.1*ms", "duration=1*second")
 
 
+#: ``--set`` assignments that give the seed notebook's input strength
+#: (``shared/reference/hh_poisson_numpy_loop.txt``): its forward-Euler step adds ``G_ex*count``
+#: (G_ex = 1 in uA/cm^2 on C_m = 1 uF/cm^2) to dV/dt for one step, so a transmitted spike moves v
+#: by dt*G_ex = 0.01 mV. Everything else is already the notebook's (80+20 trains at 10 Hz, p = 0.5,
+#: K = 4, I_app = 3 uA/cm^2, dt = 0.01 ms, 300 ms) except the integrator (rk2, not forward Euler).
+NOTEBOOK_SEED = ("G_ex=0.01*mV",)
+
+
 @parameters
 class HHPoissonParams:
     """Parameters of the ``hh-poisson`` model."""
 
-    neuron: Literal["squid", "traub_miles"] = "squid"  # textbook squid HH at -65 mV, or COBAHH's Traub-Miles neuron (random COBAHH initial state)
+    neuron: Literal["squid", "traub_miles"] = "squid"  # squid axon at -65 mV, or COBAHH's Traub-Miles neuron
     n_neurons: int = 1  # population size
     N_ex: int = 80  # excitatory input trains per neuron
     N_in: int = 20  # inhibitory input trains per neuron
@@ -294,18 +226,18 @@ class HHPoissonParams:
     E_inh: Quantity = -80 * mV  # inhibitory reversal potential (cond_exp, recurrent)
     tau_e: Quantity = 5 * ms  # excitatory conductance time constant
     tau_i: Quantity = 10 * ms  # inhibitory conductance time constant
-    recurrent: bool = False  # connect the population into a random E/I network (COBAHH's with neuron=traub_miles, see COBAHH)
+    recurrent: bool = False  # connect the population into a random E/I network (as COBAHH)
     p_connect: float = 0.02  # recurrent connection probability
     w_rec_exc: Quantity = 0.03 * msiemens / cm**2  # recurrent excitatory conductance jump (6 nS / 20000 um^2)
     w_rec_inh: Quantity = 0.335 * msiemens / cm**2  # recurrent inhibitory conductance jump (67 nS / 20000 um^2)
     v_spike: Quantity = -20 * mV  # a spike is an upward crossing of this
     v_rearm: Quantity = -40 * mV  # after a spike, v must fall below this before the next one counts
-    method: Literal["rk2", "rk4", "exponential_euler"] = "rk2"  # integrator: rk2 within 1 dt of SciPy over 300 ms; rk4 to the grid, 1.6x the cost; exponential_euler drifts ~7 dt per spike
+    method: Literal["rk2", "rk4", "exponential_euler"] = "rk2"  # integrator (rk2: within 1 dt of SciPy; see docs)
     n_record: int = 3  # neurons whose state (and explicit inputs) are recorded
     duration: Quantity = 300 * ms  # simulated time
     dt: Quantity = 0.01 * ms  # integration time step
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.n_neurons < 1:
             raise ValueError("n_neurons must be at least 1")
         if self.N_ex < 0 or self.N_in < 0 or self.n_record < 0:
@@ -331,12 +263,12 @@ class HHPoissonParams:
             raise ValueError("recurrent=true needs n_neurons of at least 2")
 
     @property
-    def conductances(self):
+    def conductances(self) -> bool:
         """Whether the neurons have synaptic conductances (cond_exp inputs or recurrence)."""
         return self.synapse == "cond_exp" or self.recurrent
 
     @property
-    def n_exc(self):
+    def n_exc(self) -> int:
         """Excitatory neurons of a recurrent network (the first 80%)."""
         return int(round(0.8 * self.n_neurons))
 
@@ -351,17 +283,17 @@ class HHPoissonMonitors(NamedTuple):
     input_spikes_inh: b2.SpikeMonitor | None
 
 
-def recorded_indices(params):
+def recorded_indices(params: HHPoissonParams) -> np.ndarray:
     """The neurons whose state is recorded (the first ``n_record``)."""
     return np.arange(min(params.n_record, params.n_neurons))
 
 
-def n_sources(params, n_per):
+def n_sources(params: HHPoissonParams, n_per: int) -> int:
     """Poisson sources of one kind (``n_per`` per neuron): shared by all neurons, or each neuron's own."""
     return n_per if params.shared_inputs else n_per * params.n_neurons
 
 
-def charge_factors(params):
+def charge_factors(params: HHPoissonParams) -> tuple[Quantity, Quantity]:
     """Conductance jump per volt of ``G_ex`` so that a spike's charge at rest moves v by G_ex.
 
     A conductance step g decaying with tau moves v, at rest, by
@@ -374,7 +306,7 @@ def charge_factors(params):
     )
 
 
-def namespace(params):
+def namespace(params: HHPoissonParams) -> dict[str, Any]:
     """Constants of the equations (everything not set through run_args)."""
     dg_ex, dg_in = charge_factors(params)
     return {
@@ -393,14 +325,14 @@ def namespace(params):
     }
 
 
-def initial_state(params):
+def initial_state(params: HHPoissonParams) -> dict[str, Quantity | float | str]:
     """Initial values (quantities, or expressions in the namespace) of the neuron's state variables."""
     if params.neuron == "squid":
         return dict(INITIAL)
     return {**INITIAL_TRAUB_MILES, **(INITIAL_TRAUB_MILES_G if params.conductances else {})}
 
 
-def neuron_equations(params, simd=False):
+def neuron_equations(params: HHPoissonParams, simd: bool = False) -> b2.Equations:
     """The neuron equations for ``params.synapse`` and ``params.recurrent`` (``simd``: see :func:`build`)."""
     eqs = NEURON_EQS[params.neuron]
     eqs = eqs.replace("exprel(", "simd_exprel(") if simd else eqs
@@ -408,7 +340,7 @@ def neuron_equations(params, simd=False):
     return b2.Equations(eqs + (AGGREGATE_EQS if params.input_mode == "aggregate" else ""))
 
 
-def build(params, simd=False):
+def build(params: HHPoissonParams, simd: bool = False) -> tuple[b2.Network, HHPoissonMonitors]:
     """Build the ``hh-poisson`` network (on the default clock; see :class:`~brianlab.simulation.Program`).
 
     Parameters
@@ -490,7 +422,7 @@ SWEEPABLE = ("rate", "p", "G_ex", "K", "I_app")
 SWEEPABLE_AGGREGATE = SWEEPABLE + ("N_ex", "N_in")
 
 
-def shared_values(params):
+def shared_values(params: HHPoissonParams) -> dict[str, Quantity | float]:
     """The ``(constant, shared)`` input constants of the neurons."""
     values = {"rate": params.rate, "p": params.p, "G_ex": params.G_ex, "K": params.K}
     if params.input_mode == "aggregate":
@@ -498,7 +430,7 @@ def shared_values(params):
     return values
 
 
-def run_values(params, I_app=None):
+def run_values(params: HHPoissonParams, I_app: Quantity | None = None) -> dict[str, Quantity | float]:
     """The run_args values that carry the :data:`SWEEPABLE` parameters.
 
     ``I_app`` (a current density per neuron) overrides ``params.I_app``.
@@ -513,29 +445,33 @@ def run_values(params, I_app=None):
     return values
 
 
-def program_key(params):
+def sweepable(params: HHPoissonParams) -> tuple[str, ...]:
+    """The run_args parameters of ``params``' network: :data:`SWEEPABLE_AGGREGATE` in aggregate mode."""
+    return SWEEPABLE_AGGREGATE if params.input_mode == "aggregate" else SWEEPABLE
+
+
+def program_key(params: HHPoissonParams) -> tuple:
     """The network's shape: every parameter that is not a run_args value."""
-    sweepable = SWEEPABLE_AGGREGATE if params.input_mode == "aggregate" else SWEEPABLE
-    return ("hh-poisson", structure_key(params, sweepable))
+    return MODEL.program_key(params)
 
 
-def simulate(params, session, previous=None, I_app=None):
-    """Run the ``hh-poisson`` model on ``session``'s device and collect its results.
+def simulate(params: HHPoissonParams, session: DeviceSession, previous: RunRecord | None = None) -> Result:
+    """Run the ``hh-poisson`` model on ``session``'s device and collect its results."""
+    return simulate_currents(params, session, None)
 
-    Parameters
-    ----------
-    I_app : Quantity array, optional
-        A current density per neuron instead of ``params.I_app`` (tests use it to
-        run several currents in one compiled network).
+
+def simulate_currents(params: HHPoissonParams, session: DeviceSession, I_app: Quantity | None = None) -> Result:
+    """As :func:`simulate`, with a current density per neuron instead of ``params.I_app``.
+
+    Tests use it to run several currents in one compiled network (``I_app`` is a
+    run_args value).
     """
-    simd = session.name == "cpp_standalone"
-    program = session.program(lambda: build(params, simd), params.duration, params.dt, tag="hh_poisson",
-                              key=program_key(params))
+    program = MODEL.program(session, params, tag="hh_poisson", simd=session.simd)
     mon = program.run(run_values(params, I_app))
     return collect(params, mon)
 
 
-def collect(params, mon):
+def collect(params: HHPoissonParams, mon: HHPoissonMonitors) -> Result:
     """Metrics and arrays of a finished run (read before the program runs again)."""
     duration = float(params.duration)
     counts = np.asarray(mon.spikes.count[:])
@@ -578,7 +514,7 @@ def collect(params, mon):
         metrics["n_arrived_in"] = int(arrived_in.sum())
         arrays["arrived_ex"] = arrived_ex
         arrays["arrived_in"] = arrived_in
-        for kind, monitor, n_per in (("exc", mon.input_spikes_exc, params.N_ex),
+        for kind, monitor, _n_per in (("exc", mon.input_spikes_exc, params.N_ex),
                                      ("inh", mon.input_spikes_inh, params.N_in)):
             if monitor is not None:
                 arrays[f"input_{kind}_i"] = np.asarray(monitor.i[:])
@@ -586,11 +522,32 @@ def collect(params, mon):
     return Result(metrics=metrics, arrays=arrays)
 
 
+def recordings(params, arrays):
+    """The spike and state monitors, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    out = [SpikeTrains("neurons", times="spike_t", indices="spike_i", n_neurons=params.n_neurons,
+                       description="every spike (one per action potential) of the population")]
+    units = {"v": ("V", "membrane potential"), "m": ("1", "Na activation"), "h": ("1", "Na inactivation"),
+             "n": ("1", "K activation"), "ge": ("S/m^2", "excitatory conductance density"),
+             "gi": ("S/m^2", "inhibitory conductance density")}
+    for name, (unit, what) in units.items():
+        if name in arrays:
+            out.append(Trace(name, "neurons", data=name, times="state_t", unit=unit, indices="record_index",
+                             description=what))
+    for kind, n_per in (("exc", params.N_ex), ("inh", params.N_in)):
+        if f"input_{kind}_t" in arrays:
+            n = n_sources(params, n_per)
+            shown = n if params.shared_inputs else min(n, len(arrays["record_index"]) * n_per)
+            out.append(SpikeTrains(f"inputs_{kind}", times=f"input_{kind}_t", indices=f"input_{kind}_i",
+                                   n_neurons=n, covered=range(shown),
+                                   description=f"Poisson {kind} input spikes (sources of the recorded neurons)"))
+    return tuple(out)
+
+
 # ----------------------------------------------------------------------------
 # figures
 # ----------------------------------------------------------------------------
 
-def currents(data, k=0, neuron="squid"):
+def currents(data: Mapping[str, np.ndarray], k: int = 0, neuron: str = "squid") -> dict[str, np.ndarray]:
     """Ionic currents (uA/cm^2) of recorded neuron ``k`` of a ``neuron`` model from its saved state."""
     c = NEURON_CONSTANTS[neuron]
     g = {ion: float(c[f"g_{ion}"] / (msiemens / cm**2)) for ion in ("Na", "K", "L")}
@@ -604,7 +561,7 @@ def currents(data, k=0, neuron="squid"):
     }
 
 
-def plot_voltage_inputs(record, axes=None):
+def plot_voltage_inputs(record: RunRecord, axes: np.ndarray | None = None) -> np.ndarray:
     """Membrane potential of the first recorded neuron over its input raster (explicit mode)."""
     data = record.arrays
     params = record.params
@@ -639,7 +596,7 @@ def plot_voltage_inputs(record, axes=None):
     return axes
 
 
-def plot_rate_histogram(record, ax=None):
+def plot_rate_histogram(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Histogram of the output rates of the population."""
     ax = plotting.new_axes(ax)
     rates = record.arrays["rate"]
@@ -656,7 +613,7 @@ def plot_rate_histogram(record, ax=None):
     return ax
 
 
-def plot_network_raster(record, ax=None):
+def plot_network_raster(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Raster of a recurrent network, at most ~200 neurons shown (excitatory below the line, inhibitory above)."""
     ax = plotting.new_axes(ax, figsize=(8.0, 5.0))
     data, params = record.arrays, record.params
@@ -675,7 +632,7 @@ def plot_network_raster(record, ax=None):
     return ax
 
 
-def plot_gating_currents(record, axes=None):
+def plot_gating_currents(record: RunRecord, axes: np.ndarray | None = None) -> np.ndarray:
     """Gating variables and ionic currents of the first recorded neuron."""
     data = record.arrays
     axes = plotting.new_axes(axes, figsize=(8.0, 5.0), nrows=2, sharex=True)
@@ -693,7 +650,7 @@ def plot_gating_currents(record, axes=None):
     return axes
 
 
-def figures(record, out_dir):
+def figures(record: RunRecord, out_dir: Path) -> list[Path]:
     """Voltage with input raster and gating/currents (if a neuron is recorded); rate histogram (populations); network raster (recurrent)."""
     paths = []
     if len(record.arrays["record_index"]):
@@ -712,5 +669,9 @@ MODEL = Model(
     params=HHPoissonParams,
     simulate=simulate,
     figures=figures,
-    sweepable=SWEEPABLE,
+    sweepable=sweepable,
+    build=build,
+    run_values=run_values,
+    tiny={"n_neurons": "3", "duration": "50*ms"},
+    recordings=recordings,
 )

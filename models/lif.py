@@ -15,15 +15,19 @@ for ``E_L + RI > v_thresh``, and the run reports how far the simulation is from 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 import brian2 as b2
 import numpy as np
-from brian2 import Hz, Quantity, mV, ms, second
+from brian2 import Hz, Quantity, ms, mV, second
+from matplotlib.axes import Axes
 
 from brianlab import plotting
-from brianlab.model import Model, Result
-from brianlab.params import parameters, structure_key
+from brianlab.devices import DeviceSession
+from brianlab.model import Model, Result, RunRecord
+from brianlab.params import parameters
+from brianlab.recordings import SpikeTrains, Trace
 
 LIF_EQS = """
 dv/dt = (E_L - v + drive) / tau_m : volt (unless refractory)
@@ -59,7 +63,7 @@ class LIFParams:
     duration: Quantity = 1 * second  # simulated time
     dt: Quantity = 0.1 * ms  # integration time step
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.n_neurons < 1:
             raise ValueError("n_neurons must be at least 1")
         if not self.v_reset < self.v_thresh:
@@ -77,18 +81,18 @@ class LIFMonitors(NamedTuple):
     voltage: b2.StateMonitor
 
 
-def recorded_indices(params):
+def recorded_indices(params: LIFParams) -> np.ndarray:
     """Indices of the neurons whose voltage is recorded, spread over the ramp."""
     n = min(params.n_record, params.n_neurons)
     return np.unique(np.linspace(0, params.n_neurons - 1, n).round().astype(int)) if n else np.array([], int)
 
 
-def drives(params):
+def drives(params: LIFParams) -> Quantity:
     """The drive R*I of every neuron (volt)."""
     return np.linspace(float(params.drive_min), float(params.drive_max), params.n_neurons) * b2.volt
 
 
-def analytic_rate(params, drive):
+def analytic_rate(params: LIFParams, drive: Quantity) -> Quantity:
     """Firing rate of an uncoupled, noiseless LIF neuron with constant ``drive`` (Hz array)."""
     drive = np.asarray(drive / b2.volt)
     E_L, v_th, v_r = float(params.E_L), float(params.v_thresh), float(params.v_reset)
@@ -101,7 +105,7 @@ def analytic_rate(params, drive):
     return rate * Hz
 
 
-def mean_isi(spike_i, spike_t, n_neurons):
+def mean_isi(spike_i: np.ndarray, spike_t: np.ndarray, n_neurons: int) -> np.ndarray:
     """Mean inter-spike interval of each neuron (s); NaN with fewer than two spikes."""
     isi = np.full(n_neurons, np.nan)
     order = np.lexsort((spike_t, spike_i))
@@ -113,7 +117,7 @@ def mean_isi(spike_i, spike_t, n_neurons):
     return isi
 
 
-def build(params):
+def build(params: LIFParams) -> tuple[b2.Network, LIFMonitors]:
     """Build the ``lif`` network (on the default clock; see :class:`~brianlab.simulation.Program`).
 
     Returns
@@ -156,7 +160,7 @@ def build(params):
 SWEEPABLE = ("drive_min", "drive_max", "w_syn")
 
 
-def run_values(params):
+def run_values(params: LIFParams) -> dict[str, Quantity]:
     """The run_args values that carry the :data:`SWEEPABLE` parameters."""
     values = {"neurons.drive": drives(params)}
     if params.k_conn > 0:
@@ -164,11 +168,9 @@ def run_values(params):
     return values
 
 
-def simulate(params, session, previous=None):
+def simulate(params: LIFParams, session: DeviceSession, previous: RunRecord | None = None) -> Result:
     """Run the ``lif`` model on ``session``'s device and collect its results."""
-    program = session.program(
-        lambda: build(params), params.duration, params.dt, tag="lif", key=("lif", structure_key(params, SWEEPABLE))
-    )
+    program = MODEL.program(session, params)
     monitors = program.run(run_values(params))
     duration = float(params.duration)
     counts = np.asarray(monitors.spikes.count[:])
@@ -201,7 +203,16 @@ def simulate(params, session, previous=None):
     return Result(metrics=metrics, arrays=arrays)
 
 
-def plot_fi_curve(record, ax=None):
+def recordings(params, arrays):
+    """The spike monitor and the voltage monitor, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    return (
+        SpikeTrains("neurons", times="spike_t", indices="spike_i", n_neurons=params.n_neurons,
+                    description="every spike of the population"),
+        Trace("v", "neurons", data="v", times="v_t", unit="V", indices="v_index", description="membrane potential"),
+    )
+
+
+def plot_fi_curve(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Simulated rate of each neuron against its drive, with the analytic f-I curve."""
     ax = plotting.new_axes(ax)
     data = record.arrays
@@ -214,7 +225,7 @@ def plot_fi_curve(record, ax=None):
     return ax
 
 
-def plot_raster(record, ax=None):
+def plot_raster(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Spike raster of the whole population."""
     data = record.arrays
     ax = plotting.raster(data["spike_t"] * 1e3, data["spike_i"], ax=ax)
@@ -222,14 +233,14 @@ def plot_raster(record, ax=None):
     return ax
 
 
-def plot_voltage(record, ax=None):
+def plot_voltage(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Membrane potential of the recorded neurons."""
     data = record.arrays
     labels = [f"neuron {i}" for i in data["v_index"]]
     return plotting.traces(data["v_t"] * 1e3, data["v"] * 1e3, ax=ax, ylabel="v (mV)", labels=labels)
 
 
-def figures(record, out_dir):
+def figures(record: RunRecord, out_dir: Path) -> list[Path]:
     """Write the f-I curve, the raster and the voltage traces into ``out_dir``."""
     return [
         plotting.save(plot_fi_curve(record), out_dir / "fi_curve.png"),
@@ -245,4 +256,8 @@ MODEL = Model(
     simulate=simulate,
     figures=figures,
     sweepable=SWEEPABLE,
+    build=build,
+    run_values=run_values,
+    tiny={"n_neurons": "10", "duration": "100*ms"},
+    recordings=recordings,
 )

@@ -38,15 +38,21 @@ reuse one compiled project.
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
 
 import brian2 as b2
 import numpy as np
 from brian2 import Quantity, ms, second
+from matplotlib.axes import Axes
+from numpy.typing import ArrayLike
 
 from brianlab import plotting
-from brianlab.model import Model, Result
-from brianlab.params import parameters, structure_key
+from brianlab.devices import DeviceSession
+from brianlab.model import Model, Result, RunRecord
+from brianlab.params import parameters
+from brianlab.recordings import Trace
 
 # ----------------------------------------------------------------------------
 # equations (rates, inputs and positions are dimensionless, as in the paper)
@@ -112,7 +118,7 @@ class RingParams:
 
     N: int = 512  # number of units (positions)
     geometry: Literal["line", "ring"] = "line"  # line: x = linspace(-2, 2, N); ring: periodic, circumference 4
-    transfer: Literal["threshold-linear", "tanh"] = "threshold-linear"  # f(u): min([u]_+, r_max), or r_max*tanh([u]_+/r_max)
+    transfer: Literal["threshold-linear", "tanh"] = "threshold-linear"  # f(u): min([u]_+, r_max) or r_max*tanh([u]_+/r_max)
     r_max: float = 0.0  # saturation rate (0: none, threshold-linear as published; tanh needs > 0)
     T: float = 1.0  # threshold
     S_0: float = 0.46  # sensory input, constant part
@@ -141,7 +147,7 @@ class RingParams:
     tol: float = 1e-8  # converged: residual max|f(u) - R| below tol times the rate scale
     record_dt: Quantity = 5 * ms  # sampling interval of the recorded rates R(t)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.N < 2:
             raise ValueError("N must be at least 2")
         for name in ("sigma_S", "sigma_A", "sigma_A_prime", "sigma_J"):
@@ -195,14 +201,14 @@ class RingMonitors(NamedTuple):
 # ----------------------------------------------------------------------------
 
 
-def positions(params):
+def positions(params: RingParams) -> np.ndarray:
     """Positions of the units: linspace(-2, 2, N) on the line, -2 + 4k/N on the ring."""
     if params.geometry == "ring":
         return X_MIN + PERIOD * np.arange(params.N) / params.N
     return np.linspace(X_MIN, X_MAX, params.N)
 
 
-def distance(params, a, b):
+def distance(params: RingParams, a: ArrayLike, b: ArrayLike) -> np.ndarray | float:
     """``a - b``, periodic on the ring (in [-2, 2))."""
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if params.geometry == "ring":
@@ -210,14 +216,14 @@ def distance(params, a, b):
     return d
 
 
-def kernel_matrix(params):
+def kernel_matrix(params: RingParams) -> np.ndarray:
     """The recurrent matrix ``W[i, j] = J(x_i - x_j) / N``."""
     x = positions(params)
     dx = distance(params, x[:, None], x[None, :])
     return (params.J_0 + params.J_1 * np.exp(-dx**2 / (2 * params.sigma_J**2))) * (np.abs(dx) < params.l) / params.N
 
 
-def schedule(params):
+def schedule(params: RingParams) -> dict[str, np.ndarray]:
     """The input schedule: ``{TimedArray name: values per schedule_dt slot}``."""
     slots = int(round(float(params.duration / params.schedule_dt)))
     t = np.arange(slots) * float(params.schedule_dt)
@@ -237,7 +243,7 @@ def schedule(params):
     return {"input_gain": gain, "sensory_x": centre_S, "attention_x": centre_A}
 
 
-def inputs(params, at=None):
+def inputs(params: RingParams, at: Quantity | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(I_S, I_A)`` at time ``at`` (default: the first cue, t=0), as the network computes them."""
     x = positions(params)
     plan = schedule(params)
@@ -252,7 +258,7 @@ def inputs(params, at=None):
     return I_S, I_A
 
 
-def transfer(params, u):
+def transfer(params: RingParams, u: ArrayLike) -> np.ndarray:
     """``f(u)`` without the divergence bound: [u]_+, min([u]_+, r_max) or r_max tanh([u]_+/r_max)."""
     u = np.maximum(np.asarray(u, dtype=float), 0.0)
     if params.transfer == "tanh":
@@ -260,7 +266,7 @@ def transfer(params, u):
     return np.minimum(u, params.r_max) if params.r_max > 0 else u
 
 
-def gain(params, u):
+def gain(params: RingParams, u: ArrayLike) -> np.ndarray:
     """``f'(u)``: the slope of the transfer function at each drive."""
     u = np.asarray(u, dtype=float)
     if params.transfer == "tanh":
@@ -271,7 +277,13 @@ def gain(params, u):
     return slope
 
 
-def steady_state(params, W=None, h=None, start=None, max_iter=200):
+def steady_state(
+    params: RingParams,
+    W: np.ndarray | None = None,
+    h: np.ndarray | None = None,
+    start: np.ndarray | None = None,
+    max_iter: int = 200,
+) -> np.ndarray | None:
     """A fixed point of ``R = f(h + W R)`` (NumPy, no Brian): active sets solved exactly.
 
     Each unit is off (``u <= 0``), linear, or saturated (``u >= r_max``); for
@@ -306,7 +318,7 @@ def steady_state(params, W=None, h=None, start=None, max_iter=200):
     return _active_sets(W, h, u, params.r_max if params.r_max > 0 else np.inf, max_iter)
 
 
-def _active_sets(W, h, u, r_max, max_iter):
+def _active_sets(W: np.ndarray, h: np.ndarray, u: np.ndarray, r_max: float, max_iter: int) -> np.ndarray | None:
     """Fixed point of ``R = clip(h + W R, 0, r_max)`` by active-set iteration from drives ``u``."""
     n = len(h)
     seen = set()
@@ -331,7 +343,7 @@ def _active_sets(W, h, u, r_max, max_iter):
     return None
 
 
-def _newton(params, W, h, R):
+def _newton(params: RingParams, W: np.ndarray, h: np.ndarray, R: ArrayLike) -> np.ndarray | None:
     """Newton's method on ``f(h + W R) - R`` from ``R``; None if it does not converge."""
     R = np.array(R, dtype=float)
     eye = np.eye(len(h))
@@ -352,7 +364,7 @@ def _newton(params, W, h, R):
 # ----------------------------------------------------------------------------
 
 
-def build(params):
+def build(params: RingParams) -> tuple[b2.Network, RingMonitors]:
     """Build the ``ring`` network (on the default clock; see :class:`~brianlab.simulation.Program`).
 
     Returns
@@ -407,13 +419,13 @@ SWEEPABLE = (
 )
 
 
-def shared_values(params, group):
+def shared_values(params: RingParams, group: str) -> dict[str, float | Quantity]:
     """``{variable: value}`` of one group's ``(constant, shared)`` variables."""
     special = {"r_top": params.r_max if params.r_max > 0 else params.R_bound, "l_J": params.l}
     return {name: special[name] if name in special else getattr(params, name) for name in SHARED[group]}
 
 
-def run_values(params):
+def run_values(params: RingParams) -> dict[str, float | Quantity | np.ndarray]:
     """The run_args values that carry the :data:`SWEEPABLE` parameters."""
     values = {f"{group}.{name}": value for group in SHARED for name, value in shared_values(params, group).items()}
     values.update(schedule(params))
@@ -431,11 +443,9 @@ def run_values(params):
 REGIMES = ("stable", "bump", "divergent", "uniform", "unsettled")
 
 
-def simulate(params, session, previous=None):
+def simulate(params: RingParams, session: DeviceSession, previous: RunRecord | None = None) -> Result:
     """Run the ``ring`` model on ``session``'s device and collect its results."""
-    program = session.program(
-        lambda: build(params), params.duration, params.dt, tag="ring", key=("ring", structure_key(params, SWEEPABLE))
-    )
+    program = MODEL.program(session, params)
     monitors = program.run(run_values(params))
     units = program.network["units"]
     R = np.array(units.R[:], dtype=float)
@@ -449,7 +459,13 @@ def simulate(params, session, previous=None):
     return Result(metrics=metrics, arrays=arrays)
 
 
-def bump_shape(params, R):
+def recordings(params, arrays):
+    """The rate monitor, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    return (Trace("R", "units", data="R_t", times="t", unit="1", indices=range(params.N), layout="time_neuron",
+                  description="rate of each unit (dimensionless, as in the model's equations)"),)
+
+
+def bump_shape(params: RingParams, R: np.ndarray) -> tuple[float, float, bool]:
     """``(centre, width, localized)`` of the activity profile ``R``.
 
     The centre is the R-weighted mean position of the units above half the peak
@@ -472,12 +488,14 @@ def bump_shape(params, R):
     return centre, float(top.sum() * spacing), bool(top.mean() <= 0.5)
 
 
-def _sample(t, time):
+def _sample(t: np.ndarray, time: float) -> int:
     """Index of the last recorded sample at or before ``time`` (s)."""
     return int(max(0, np.searchsorted(t, time + 1e-12, side="right") - 1))
 
 
-def analyse(params, R, t_bound, t, R_t):
+def analyse(
+    params: RingParams, R: np.ndarray, t_bound: np.ndarray, t: np.ndarray, R_t: np.ndarray
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metrics of a run from its final rates, bound-crossing times and recorded rates.
 
     Returns
@@ -569,7 +587,7 @@ def analyse(params, R, t_bound, t, R_t):
 # ----------------------------------------------------------------------------
 
 
-def _state_text(metrics):
+def _state_text(metrics: Mapping[str, Any]) -> str:
     if metrics.get("diverged"):
         when = metrics.get("t_diverge")
         return "diverged" + (f" at t = {when * 1e3:.1f} ms" if when is not None else "")
@@ -583,7 +601,7 @@ def _state_text(metrics):
     return "back to rest after the cue" if regime == "stable" else f"not converged ({regime})"
 
 
-def plot_profile(record, ax=None):
+def plot_profile(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Final rates R(x), with the first cue's inputs and the NumPy fixed point overlaid."""
     ax = plotting.new_axes(ax)
     data, params = record.arrays, record.params
@@ -604,7 +622,7 @@ def plot_profile(record, ax=None):
     return ax
 
 
-def plot_heatmap(record, ax=None):
+def plot_heatmap(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Rates over time and position; the schedule's switching times marked."""
     ax = plotting.new_axes(ax)
     data, params = record.arrays, record.params
@@ -626,7 +644,7 @@ def plot_heatmap(record, ax=None):
     return ax
 
 
-def figures(record, out_dir):
+def figures(record: RunRecord, out_dir: Path) -> list[Path]:
     """Write the final profile and the heat map of the rates into ``out_dir``."""
     return [
         plotting.save(plot_profile(record), out_dir / "profile.png"),
@@ -641,4 +659,8 @@ MODEL = Model(
     simulate=simulate,
     figures=figures,
     sweepable=SWEEPABLE,
+    build=build,
+    run_values=run_values,
+    tiny={"N": "64", "duration": "100*ms"},
+    recordings=recordings,
 )

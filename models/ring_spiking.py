@@ -1,93 +1,41 @@
 """Spiking bump attractor for spatial working memory (``ring-spiking``).
 
-The network of Compte, Brunel, Goldman-Rakic & Wang (2000, *Cerebral Cortex*
-10:910), with the parameters of neurodynex3's ``working_memory_network``
-(Gerstner et al., *Neuronal Dynamics*, exercise 18): ``n_exc`` excitatory
-pyramidal cells with preferred angles evenly spaced on a ring and ``n_inh``
-interneurons, all conductance-based leaky integrate-and-fire neurons.
+Compte, Brunel, Goldman-Rakic & Wang (2000) with neurodynex3's parameters:
+``n_exc`` excitatory cells on a ring and ``n_inh`` interneurons, conductance-based
+LIF; external AMPA Poisson drive; E->E NMDA with a Gaussian angular kernel,
+E->I NMDA and I->E/I->I GABA all to all; a cue current (TimedArray) from
+``t_cue_start`` for ``cue_duration``, then ``delay``. The remembered angle is the
+population vector of the excitatory spikes in the last ``decode_window``.
 
-- Every neuron receives external Poisson drive through AMPA synapses
-  (``n_ext`` sources at ``rate_ext``).
-- E->E: saturating NMDA synapses (``s_nmda`` of the presynaptic cell, rise
-  ``x``), Mg-blocked, with a Gaussian profile over the angle difference,
-  ``W(d) = J_neg + (J_pos - J_neg) exp(-d^2 / (2 sigma_weight^2))``, ``J_neg``
-  chosen so that the profile averages to 1 (neurodynex3's normalisation).
-- E->I: the same NMDA gating, unstructured (all to all).
-- I->E and I->I: GABA synapses, all to all (no autapses).
-- A cue current ``cue_strength`` into the excitatory cells within
-  ``+-cue_width/2`` of ``cue_angle``, from ``t_cue_start`` for ``cue_duration``;
-  then a delay of ``delay``. The cue schedule is a TimedArray.
+The E->E sum runs in equation strings through ``2*n_modes + 1`` Fourier-mode
+units (summed variables into a ``modes`` group, read back as linked variables),
+GABA through a one-unit spike pool, so every device runs it; conductances are
+scaled from the published 2048 + 512 cells. On cpp_standalone without OpenMP the
+state updates use :mod:`brianlab.simd`.
 
-At the end of the delay the remembered angle is decoded by the population
-vector of the excitatory spikes in the last ``decode_window``.
-
-**The E->E sum without a network_operation.** neurodynex3 computes the
-structured NMDA input ``s_rec_i = sum_j W(theta_i - theta_j) s_j`` with an FFT
-in a Python ``network_operation`` every time step, which only runtime mode can
-run. Here it is written in equation strings: the kernel is translation
-invariant on the ring, so its discrete Fourier series
-
-    W(theta_i - theta_j) = a_0 + sum_{k=1..K} a_k [cos(k theta_i) cos(k theta_j)
-                                                 + sin(k theta_i) sin(k theta_j)]
-
-turns the sum into two layers through a small ``modes`` group of ``2K + 1``
-units: the projections ``c_m = sum_j basis_m(theta_j) s_j`` are summed variables
-(synapses ``syn_exc_modes``, ``basis`` = 1, ``cos(k theta)``, ``sin(k theta)``),
-which one unit (``mode_values``) copies into single values every step, and
-every cell reads those back as linked variables (``C0``, ``C1``, ``S1``, ...;
-linked to a one-unit group, each is one load per cell, not an index-array
-lookup and a gather) and computes ``s_rec_i = a_0 C_0 + sum_k a_k [cos(k theta_i) C_k +
-sin(k theta_i) S_k]`` once per step (``exc_recurrent``, a run_regularly
-operation). That is ``2 (2K+1) n_exc`` products per step instead of
-``n_exc^2``. With all ``n_exc/2`` modes it is the exact circular convolution
-neurodynex3 computes (up to its Nyquist term); keeping ``K = n_modes`` (default
-12) leaves out Fourier coefficients of a Gaussian of width ``sigma_weight``,
-which fall as ``exp(-k^2 sigma^2 / 2)``: for 20 degrees the largest kernel
-error is 5e-6 of ``J_pos`` (1e-4 for K = 10, 3e-9 for K = 16; metric
-``kernel_truncation_error``). The unstructured E->I
-NMDA input is the mode ``k = 0`` (``c_0 = sum_j s_j``), so it costs ``n_inh``
-synapses instead of ``n_exc n_inh``. Both layers run before the neurons are
-integrated within the same time step (their ``order``), so the input at step
-``n`` is computed from the gating variables at step ``n``, as in neurodynex3.
-
-GABA is all to all without delays, so every cell gets the same +1 per
-interneuron spike: the spikes of a step are counted once in a one-unit pool
-(``gaba_pool``) and added to every cell right after the synapses slot, the
-interneuron's own spike taken back at its reset (no autapses). These are the
-sums of neurodynex3's ``n_inh (n_exc + n_inh)`` on_pre synapses without their
-memory; a 512 + 128 ring gives the same spikes both ways.
-
-Conductances are given at the published size (2048 E, 512 I) and scaled by
-``2048/n_exc`` (from E) and ``512/n_inh`` (from I) for smaller networks, as
-neurodynex3's ``weight_scaling_factor`` does.
-
-**Vectorised loops on cpp_standalone.** Without OpenMP (``--threads 0``, the
-default) the excitatory and inhibitory state updates and ``exc_recurrent`` are
-compiled as SIMD loops: the Mg block calls ``simd_exp`` and the recurrent sum
-``simd_loop`` (:data:`VECTOR_LOOP_CPP`: glibc's vector exp, ``#pragma GCC
-ivdep``); runtime and cuda_standalone use the plain code, OpenMP builds scalar
-loops. The vector code (its exp above all) may round differently from the
-scalar one in the last bit: at full
-size, 1 s, the spikes of 8 seeds were identical to the plain build's, the final
-membrane potentials of some cells 1 ulp apart, so over long runs the spikes
-may part, with the same statistics. Full size, 1 s of network time takes
-about 0.5 s on one core here (``bench/ring.py``), the projection onto the modes
-(``syn_exc_modes``, 26 us of a 54 us step) now the largest part.
+The derivation of the mode sum, its error bound, and the measured exactness and
+speed are in ``docs/models/ring-spiking.md``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import brian2 as b2
 import numpy as np
-from brian2 import Hz, Quantity, kHz, mV, ms, nA, nF, nS, second
+from brian2 import Hz, Quantity, kHz, ms, mV, nA, nF, nS, second
+from matplotlib.axes import Axes
+from numpy.typing import ArrayLike
 from scipy.special import erf
 
 from brianlab import plotting
-from brianlab.model import Model, Result
-from brianlab.params import parameters, structure_key
+from brianlab.devices import DeviceSession
+from brianlab.model import Model, Result, RunRecord
+from brianlab.params import parameters
+from brianlab.recordings import SpikeTrains
+from brianlab.simd import simd_function
 
 # ----------------------------------------------------------------------------
 # equations
@@ -175,62 +123,39 @@ GABA_RECEIVE = "s_gaba += n_inh_spikes"
 GABA_POOL_CLEAR = "n_spikes = 0"
 
 #: cpp_standalone only: the loops that call ``simd_exp`` (the Mg block in the state updates)
-#: or ``simd_loop`` (an identity around the recurrent sum) are vectorised. GCC leaves them
-#: scalar otherwise, for two reasons: Brian compiles with -fno-finite-math-only, under which
-#: glibc does not declare its vector exp (libmvec), and GCC does not trust Brian's local
-#: __restrict pointers, so it would need more run-time alias checks than it allows (10).
-#: The support code therefore declares exp with __simd__ at file scope (outside the anonymous
-#: namespace Brian wraps support code in), and marks every later ``for`` of the code object,
-#: which is just its main loop over the cells (one iteration per cell, no dependences
-#: between them), with ``#pragma GCC ivdep``. GCC/glibc/x86-64 only, and without OpenMP
-#: (``--threads 0``, the default; OpenMP builds keep scalar loops); plain code elsewhere.
-#: libmvec's exp can differ from the scalar exp in the last bit, so spikes are
-#: statistically, not bitwise, the same as with plain ``exp`` (see the module docstring).
-VECTOR_LOOP_CPP = """
-}  // file scope for the declaration
-#ifndef BRIANLAB_RING_VECTOR_LOOP
-#define BRIANLAB_RING_VECTOR_LOOP
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-extern "C" {
-double exp(double) throw() __attribute__((__simd__("notinbranch")));
-}
-#ifndef _OPENMP  // (after Brian's "#pragma omp parallel for" no other pragma may follow)
-#define for _Pragma("GCC ivdep") for
-#endif
-#endif
-#endif
-namespace {
-"""
-SIMD_EXP_CPP = VECTOR_LOOP_CPP + "static inline double simd_exp(double x) { return exp(x); }\n"
-SIMD_LOOP_CPP = VECTOR_LOOP_CPP + "static inline double simd_loop(double x) { return x; }\n"
+#: or ``simd_loop`` (an identity around the recurrent sum) are vectorised, with glibc's
+#: vector exp and ``GCC ivdep`` loops (:mod:`brianlab.simd`; without OpenMP). libmvec's exp
+#: can differ from the scalar exp in the last bit, so spikes are statistically, not
+#: bitwise, the same as with plain ``exp`` (see docs/models/ring-spiking.md).
+SIMD_EXP_CPP = "static inline double simd_exp(double x) { return exp(x); }\n"
+SIMD_LOOP_CPP = "static inline double simd_loop(double x) { return x; }\n"
 
 
-def _vector_functions():
-    """``simd_exp`` (Brian's exp) and ``simd_loop`` (identity) with the C++ support code above."""
-    simd_exp = b2.Function(np.exp, arg_units=[1], return_unit=1)
-    simd_exp.implementations.add_implementation("cpp", code=SIMD_EXP_CPP, name="simd_exp")
-    simd_loop = b2.Function(lambda x: x, arg_units=[1], return_unit=1)
-    simd_loop.implementations.add_implementation("cpp", code=SIMD_LOOP_CPP, name="simd_loop")
-    return {"simd_exp": simd_exp, "simd_loop": simd_loop}
+def _vector_functions() -> dict[str, b2.Function]:
+    """``simd_exp`` (Brian's exp) and ``simd_loop`` (identity), vectorising on cpp_standalone."""
+    return {
+        "simd_exp": simd_function("simd_exp", np.exp, SIMD_EXP_CPP, ivdep=True),
+        "simd_loop": simd_function("simd_loop", lambda x: x, SIMD_LOOP_CPP, ivdep=True),
+    }
 
 
 #: Time step of the cue schedule (TimedArray).
 CUE_DT = 1 * ms
 
 
-def recurrent_equations(n_modes):
+def recurrent_equations(n_modes: int) -> tuple[str, str]:
     """The excitatory cells' mode variables and the code that sums the recurrent input, for K = ``n_modes``."""
     ks = range(1, n_modes + 1)
     return (EXC_MODE_0_EQS + "".join(EXC_MODE_K_EQS.format(k=k) for k in ks),
             RECURRENT_SUM.format(terms="".join(RECURRENT_TERM.format(k=k) for k in ks)))
 
 
-def mode_names(n_modes):
+def mode_names(n_modes: int) -> list[str]:
     """The names of the ``2 n_modes + 1`` projections in mode-unit order: C0, C1, S1, C2, S2, ..."""
     return ["C0"] + [f"{cs}{k}" for k in range(1, n_modes + 1) for cs in "CS"]
 
 
-def mode_value_equations(n_modes):
+def mode_value_equations(n_modes: int) -> tuple[str, str]:
     """The ``mode_values`` unit's equations and the code that copies the projections into it."""
     names = mode_names(n_modes)
     return ("".join(MODE_VALUE_EQS.format(name=name, m=m) for m, name in enumerate(names)),
@@ -250,14 +175,14 @@ class RingSpikingParams:
     n_inh: int = 512  # inhibitory interneurons
     cue_angle: float = 180.0  # cue position (degrees)
     cue_width: float = 40.0  # the cue drives the cells within +-cue_width/2 of cue_angle (degrees)
-    cue_strength: Quantity = 0.2 * nA  # cue current into those cells (0: no cue; neurodynex3: 0.07 nA, too weak to ignite a bump)
+    cue_strength: Quantity = 0.2 * nA  # cue current into those cells (0: no cue)
     t_cue_start: Quantity = 100 * ms  # cue onset
     cue_duration: Quantity = 250 * ms  # how long the cue is on
     delay: Quantity = 1000 * ms  # delay after the cue; the angle is decoded at its end
     decode_window: Quantity = 200 * ms  # spikes this long before the end (and after the cue) are decoded
     J_pos: float = 1.6  # E->E kernel peak (same angle), relative to its mean of 1
     sigma_weight: float = 20.0  # E->E kernel width (degrees)
-    n_modes: int = 12  # Fourier modes of the E->E kernel kept (K: 2K+1 mode units; truncation in kernel_truncation_error)
+    n_modes: int = 12  # Fourier modes of the E->E kernel kept (2K+1 mode units)
     G_ee: Quantity = 0.381 * nS  # E->E NMDA conductance at 2048 E (scaled by 2048/n_exc)
     G_ei: Quantity = 0.292 * nS  # E->I NMDA conductance at 2048 E (scaled by 2048/n_exc)
     G_ie: Quantity = 1.336 * nS  # I->E GABA conductance at 512 I (scaled by 512/n_inh)
@@ -288,7 +213,7 @@ class RingSpikingParams:
     max_saved_spikes: int = 400000  # excitatory spikes saved; above it, every k-th cell's are kept
     dt: Quantity = 0.1 * ms  # integration time step (neurodynex3: 0.05-0.1 ms)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.n_exc < 8 or self.n_inh < 1:
             raise ValueError("n_exc must be at least 8 and n_inh at least 1")
         if not 0 <= self.n_modes < self.n_exc // 2:
@@ -309,12 +234,12 @@ class RingSpikingParams:
             raise ValueError("activity_bin must be at least dt and n_angle_bins at least 4")
 
     @property
-    def duration(self):
+    def duration(self) -> Quantity:
         """Simulated time: before the cue, the cue, the delay."""
         return self.t_cue_start + self.cue_duration + self.delay
 
     @property
-    def t_cue_end(self):
+    def t_cue_end(self) -> Quantity:
         return self.t_cue_start + self.cue_duration
 
 
@@ -329,12 +254,12 @@ SWEEPABLE = ("cue_angle", "cue_width", "cue_strength", "J_pos", "sigma_weight",
 # ----------------------------------------------------------------------------
 
 
-def preferred_angles(n_exc):
+def preferred_angles(n_exc: int) -> np.ndarray:
     """Preferred angle of every excitatory cell (radian): ``2 pi i / n_exc``."""
     return 2 * np.pi * np.arange(n_exc) / n_exc
 
 
-def kernel(params):
+def kernel(params: RingSpikingParams) -> np.ndarray:
     """The E->E weight profile ``W`` over the index difference ``0 .. n_exc-1`` (dimensionless).
 
     As neurodynex3: ``J_neg`` makes the continuous profile average to 1 over the ring.
@@ -347,7 +272,7 @@ def kernel(params):
     return j_neg + (params.J_pos - j_neg) * np.exp(-0.5 * d**2 / sigma**2)
 
 
-def mode_table(params):
+def mode_table(params: RingSpikingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(k, phase, a) of the ``2 n_modes + 1`` mode units.
 
     Unit 0 is ``k = 0``; units ``2k-1`` and ``2k`` are cosine and sine of ``k``.
@@ -361,19 +286,19 @@ def mode_table(params):
     return k.astype(float), phase, a
 
 
-def truncated_kernel(params):
+def truncated_kernel(params: RingSpikingParams) -> np.ndarray:
     """The kernel the ``n_modes`` Fourier modes represent, over the index difference."""
     k, phase, a = mode_table(params)
     d = preferred_angles(params.n_exc)
     return np.sum(a[:, None] * np.cos(k[:, None] * d[None, :]) * (phase[:, None] == 0), axis=0)
 
 
-def kernel_truncation_error(params):
+def kernel_truncation_error(params: RingSpikingParams) -> float:
     """Largest ``|W - W_K|`` relative to ``J_pos`` (the truncation of the E->E kernel)."""
     return float(np.max(np.abs(kernel(params) - truncated_kernel(params))) / params.J_pos)
 
 
-def recurrent_input_exact(params, s_nmda):
+def recurrent_input_exact(params: RingSpikingParams, s_nmda: ArrayLike) -> np.ndarray:
     """``sum_j W(theta_i - theta_j) s_j`` by FFT, as neurodynex3's network_operation computes it."""
     return np.fft.irfft(np.fft.rfft(kernel(params)) * np.fft.rfft(s_nmda), n=params.n_exc)
 
@@ -390,25 +315,25 @@ class RingSpikingMonitors(NamedTuple):
     spikes_inh: b2.SpikeMonitor
 
 
-def wrap_deg(angle):
+def wrap_deg(angle: ArrayLike) -> np.ndarray | float:
     """Angles (degrees) wrapped into ``[-180, 180)``."""
     return (np.asarray(angle) + 180.0) % 360.0 - 180.0
 
 
-def cue_currents(params):
+def cue_currents(params: RingSpikingParams) -> Quantity:
     """Cue current of every excitatory cell (amp): ``cue_strength`` within ``+-cue_width/2``."""
     distance = wrap_deg(np.degrees(preferred_angles(params.n_exc)) - params.cue_angle)
     return np.where(np.abs(distance) <= params.cue_width / 2, float(params.cue_strength), 0.0) * b2.amp
 
 
-def cue_schedule(params):
+def cue_schedule(params: RingSpikingParams) -> np.ndarray:
     """The cue switch on a ``CUE_DT`` grid over the whole run (1 while the cue is on)."""
     n = int(math.ceil(float(params.duration / CUE_DT))) + 1
     t = np.arange(n) * float(CUE_DT)
     return ((t >= float(params.t_cue_start) - 1e-12) & (t < float(params.t_cue_end) - 1e-12)).astype(float)
 
 
-def scaled_conductances(params):
+def scaled_conductances(params: RingSpikingParams) -> dict[str, Quantity]:
     """The six conductances as they enter the equations (scaled to the network size)."""
     scale_e, scale_i = 2048 / params.n_exc, 512 / params.n_inh
     return {
@@ -417,14 +342,14 @@ def scaled_conductances(params):
     }
 
 
-def run_values(params):
+def run_values(params: RingSpikingParams) -> dict[str, Quantity | float]:
     """The run_args values that carry the :data:`SWEEPABLE` parameters."""
     k, _, a = mode_table(params)
     coefficients = {f"exc.a{int(wave)}": value for wave, value in zip(k, a)}  # cos and sin units share a_k
     return {**scaled_conductances(params), "exc.I_cue": cue_currents(params), **coefficients}
 
 
-def build(params, simd=False):
+def build(params: RingSpikingParams, simd: bool = False) -> tuple[b2.Network, RingSpikingMonitors]:
     """Build the ``ring-spiking`` network (on the default clock; see :class:`~brianlab.simulation.Program`).
 
     Parameters
@@ -528,7 +453,7 @@ BUMP_MIN_LENGTH = 0.5
 BUMP_MIN_PEAK_HZ = 5.0
 
 
-def population_vector(weights, theta):
+def population_vector(weights: ArrayLike, theta: ArrayLike) -> tuple[np.ndarray | float, np.ndarray]:
     """Decoded angle (degrees, in [0, 360)) and normalised length (0..1) of activity ``weights``.
 
     ``weights[..., j]`` is the activity (spike count or rate) of cells at ``theta[j]`` (radian).
@@ -543,13 +468,13 @@ def population_vector(weights, theta):
     return np.degrees(np.angle(vector)) % 360.0, length
 
 
-def window_counts(spike_i, spike_t, n, t_start, t_end):
+def window_counts(spike_i: np.ndarray, spike_t: np.ndarray, n: int, t_start: float, t_end: float) -> np.ndarray:
     """Spikes per cell with ``t_start <= t < t_end`` (seconds)."""
     keep = (spike_t >= t_start) & (spike_t < t_end)
     return np.bincount(spike_i[keep], minlength=n)
 
 
-def angle_binned(values, n_bins):
+def angle_binned(values: np.ndarray, n_bins: int) -> np.ndarray:
     """Average ``values`` (one per excitatory cell, in ring order) into ``n_bins`` angle bins."""
     n = values.shape[-1]
     which = (np.arange(n) * n_bins) // n
@@ -557,7 +482,7 @@ def angle_binned(values, n_bins):
     return sums / np.bincount(which, minlength=n_bins)
 
 
-def bump_width(profile, centre_deg):
+def bump_width(profile: np.ndarray, centre_deg: float) -> float:
     """Full width at half maximum (degrees) of an angle-binned rate ``profile`` around ``centre_deg``.
 
     The half level is half-way between the profile's minimum and maximum; the
@@ -579,7 +504,9 @@ def bump_width(profile, centre_deg):
     return 360.0 * width / n
 
 
-def analyse(params, spike_i, spike_t, inh_count):
+def analyse(
+    params: RingSpikingParams, spike_i: np.ndarray, spike_t: np.ndarray, inh_count: int
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Metrics and arrays from the excitatory spikes and the interneurons' spike count."""
     theta = preferred_angles(params.n_exc)
     duration, t_end_cue = float(params.duration), float(params.t_cue_end)
@@ -632,20 +559,18 @@ def analyse(params, spike_i, spike_t, inh_count):
     return metrics, arrays
 
 
-def saved_spikes(params, spike_i, spike_t):
+def saved_spikes(
+    params: RingSpikingParams, spike_i: np.ndarray, spike_t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
     """The excitatory spikes to save: all, or every k-th cell's above ``max_saved_spikes``."""
     step = max(1, int(math.ceil(len(spike_i) / max(params.max_saved_spikes, 1))))
     keep = spike_i % step == 0
     return spike_i[keep], spike_t[keep], step
 
 
-def simulate(params, session, previous=None):
+def simulate(params: RingSpikingParams, session: DeviceSession, previous: RunRecord | None = None) -> Result:
     """Run the ``ring-spiking`` model on ``session``'s device and decode the remembered angle."""
-    simd = session.name == "cpp_standalone"
-    program = session.program(
-        lambda: build(params, simd), params.duration, params.dt, tag="ring_spiking",
-        key=("ring-spiking", structure_key(params, SWEEPABLE)),
-    )
+    program = MODEL.program(session, params, simd=session.simd)
     monitors = program.run(run_values(params))
     spike_i = np.asarray(monitors.spikes_exc.i[:], dtype=np.int64)
     spike_t = np.asarray(monitors.spikes_exc.t[:] / second)
@@ -659,17 +584,29 @@ def simulate(params, session, previous=None):
     return Result(metrics=metrics, arrays=arrays)
 
 
+def recordings(params, arrays):
+    """The two spike monitors, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    step = int(arrays["spike_exc_step"])
+    kept = "every spike" if step == 1 else f"spikes of every {step}th cell (max_saved_spikes)"
+    return (
+        SpikeTrains("exc", times="spike_exc_t", indices="spike_exc_i", n_neurons=params.n_exc,
+                    covered=range(0, params.n_exc, step), description=f"excitatory cells: {kept}"),
+        SpikeTrains("inh", times="spike_inh_t", indices="spike_inh_i", n_neurons=params.n_inh,
+                    description="interneurons: every spike"),
+    )
+
+
 # ----------------------------------------------------------------------------
 # figures
 # ----------------------------------------------------------------------------
 
 
-def _cue(record):
+def _cue(record: RunRecord) -> tuple[float, float, float, float, float]:
     angle, width, t_on, t_off, strength = record.arrays["cue"]
     return angle, width, t_on, t_off, strength
 
 
-def plot_raster(record, ax=None):
+def plot_raster(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Excitatory spikes, cells sorted by preferred angle, with the cue marked."""
     data = record.arrays
     ax = plotting.new_axes(ax, figsize=(8.0, 4.5))
@@ -690,7 +627,7 @@ def plot_raster(record, ax=None):
     return ax
 
 
-def plot_decoded(record, ax=None):
+def plot_decoded(record: RunRecord, ax: Axes | None = None) -> Axes:
     """The population-vector angle in each time bin, with the cue angle and the cue period."""
     data = record.arrays
     ax = plotting.new_axes(ax)
@@ -712,7 +649,7 @@ def plot_decoded(record, ax=None):
     return ax
 
 
-def plot_profile(record, ax=None):
+def plot_profile(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Rate against preferred angle in the final decoding window (binned and per cell)."""
     data = record.arrays
     ax = plotting.new_axes(ax)
@@ -730,7 +667,7 @@ def plot_profile(record, ax=None):
     return ax
 
 
-def plot_activity(record, ax=None):
+def plot_activity(record: RunRecord, ax: Axes | None = None) -> Axes:
     """Excitatory rate over time and preferred angle (heat map)."""
     data = record.arrays
     ax = plotting.new_axes(ax, figsize=(8.0, 4.0))
@@ -745,7 +682,7 @@ def plot_activity(record, ax=None):
     return ax
 
 
-def figures(record, out_dir):
+def figures(record: RunRecord, out_dir: Path) -> list[Path]:
     """Write the raster, the decoded angle, the final profile and the activity map into ``out_dir``."""
     return [
         plotting.save(plot_raster(record), out_dir / "raster.png"),
@@ -762,4 +699,8 @@ MODEL = Model(
     simulate=simulate,
     figures=figures,
     sweepable=SWEEPABLE,
+    build=build,
+    run_values=run_values,
+    tiny={"n_exc": "128", "n_inh": "32", "n_ext": "100", "t_cue_start": "20*ms", "cue_duration": "30*ms", "delay": "50*ms", "decode_window": "40*ms"},
+    recordings=recordings,
 )

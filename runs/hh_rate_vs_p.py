@@ -19,11 +19,10 @@ import argparse
 import json
 from pathlib import Path
 
-
 from brianlab import devices, plotting
 from brianlab.devices import DeviceSession
-from brianlab.params import apply_assignments
 from brianlab.models import hh_poisson as hp
+from brianlab.params import apply_assignments
 
 INPUTS = (100, 1000, 5000)
 P_VALUES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from brianlab import devices, plotting
-from brianlab.runner import run_model
 from brianlab.model import get_model
 from brianlab.params import apply_assignments
 from brianlab.records import load_run
+from brianlab.runner import run_model
 
 
 def simulate(out, seed, assignments, device_names):

@@ -34,8 +34,8 @@ from matplotlib.patches import Patch
 
 from brianlab import plotting
 from brianlab.arguments import add_device_arguments, device_options
-from brianlab.sweep import run_sweep
 from brianlab.models.ring import REGIMES
+from brianlab.sweep import run_sweep
 
 J_1 = ["0", "2", "4", "6", "8", "10", "12", "16", "20", "24", "28", "32"]
 J_0 = ["0", "-2.5", "-5", "-7.5", "-10", "-12.5", "-15"]

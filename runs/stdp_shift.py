@@ -32,9 +32,9 @@ from brianlab import plotting
 from brianlab.arguments import add_device_arguments, device_options
 from brianlab.devices import DeviceSession
 from brianlab.model import RunRecord
+from brianlab.models import stdp_digits
 from brianlab.params import apply_assignments
 from brianlab.records import jsonable
-from brianlab.models import stdp_digits
 
 #: Online (test-time) mechanisms compared at every shift level.
 ONLINE = ("stdp", "input_norm", "stdp+input_norm")

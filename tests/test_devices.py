@@ -8,7 +8,6 @@ from brianlab.devices import DeviceOptions, DeviceSession
 from brianlab.errors import BrianlabError
 
 
-
 def test_devices_json_lists_the_four_devices(brianlab_cli):
     import json
 

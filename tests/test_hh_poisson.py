@@ -7,15 +7,14 @@ p = 0, no compile.
 
 import numpy as np
 import pytest
-from brian2 import uA, cm
+from brian2 import cm, uA
 from scipy import stats
 from scipy.integrate import solve_ivp
 
 from brianlab import devices
 from brianlab.devices import DeviceSession
-from brianlab.params import apply_assignments
 from brianlab.models import hh_poisson as hp
-
+from brianlab.params import apply_assignments
 from conftest import read_json
 
 #: Applied currents (uA/cm^2): silent, a single spike from the initial state, repetitive firing.
@@ -81,7 +80,7 @@ def explicit_cpp(tmp_path_factory):
     silent = params(*POPULATION, "p=0")
     with DeviceSession("cpp_standalone", build_root=tmp_path_factory.mktemp("explicit"), seed=1,
                        progress=False) as session:
-        no_input = hp.simulate(silent, session, I_app=cycled_currents(base.n_neurons))
+        no_input = hp.simulate_currents(silent, session, cycled_currents(base.n_neurons))
         driven = hp.simulate(base, session)
         session.seed = 2
         driven2 = hp.simulate(base, session)
@@ -132,7 +131,7 @@ def test_spikes_without_inputs_match_scipy_for_several_currents(explicit_cpp, re
 def test_runtime_matches_scipy_and_cpp_without_inputs(method, tolerance, explicit_cpp, references):
     silent = params("n_neurons=6", "p=0", "N_ex=2", "N_in=1", "n_record=0", f"method={method}")
     with DeviceSession("runtime", progress=False) as session:
-        result = hp.simulate(silent, session, I_app=cycled_currents(6))
+        result = hp.simulate_currents(silent, session, cycled_currents(6))
     for k, ref in enumerate(references):
         sim = spike_times_of(result, k)
         assert len(sim) == len(ref)
@@ -274,7 +273,19 @@ def test_default_run_writes_metrics_and_figures(brianlab_cli, tmp_path):
     metrics = read_json(out / "metrics.json")
     for key in ("n_spikes", "mean_rate", "build_wall_s", "run_wall_s"):
         assert key in metrics
-    assert metrics["n_spikes"] == round(metrics["mean_rate"] * 0.3)
+    # the spikes the model reports are the -20 mV upstrokes of the voltage it recorded (rearmed below -40 mV),
+    # found here from the trace itself
+    with np.load(out / "data.npz") as data:
+        v, t, spike_t = data["v"][0], data["state_t"], data["spike_t"][data["spike_i"] == 0]
+    upstrokes, armed = [], True
+    for k in range(1, len(v)):
+        if armed and v[k - 1] <= -20e-3 < v[k]:
+            upstrokes.append(t[k])
+            armed = False
+        elif v[k] < -40e-3:
+            armed = True
+    assert metrics["n_spikes"] == len(spike_t) == len(upstrokes) > 0
+    np.testing.assert_allclose(spike_t, upstrokes, atol=2e-5)  # within two 10 us steps
     assert {p.name for p in (out / "figures").iterdir()} == {"voltage_inputs.png", "gating_currents.png"}
     code, _, err = brianlab_cli("run", "hh-poisson", "--out", tmp_path / "pop", "--quiet", "--set", "n_neurons=20",
                                 "--set", "input_mode=aggregate", "--set", "duration=50*ms", "--set", "synapse=cond_exp")
@@ -472,3 +483,13 @@ def test_traub_miles_neuron_matches_scipy_in_the_examples_units():
         sim = data["spike_t"][data["spike_i"] == k] * 1e3
         assert len(ref) >= 3 and len(sim) == len(ref)
         assert np.all(np.abs(ref - sim - DT_MS / 2) < 0.55 * DT_MS)
+
+
+def test_notebook_seed_preset_is_the_notebooks_effective_jump():
+    # the notebook: dV/dt gets C_m*G_ex*count / C_m = 1 mV/ms per spike for one Euler step of dt
+    p = apply_assignments(hp.HHPoissonParams, hp.NOTEBOOK_SEED)
+    notebook_g_ex_mV_per_ms, notebook_dt_ms = 1.0, 0.01
+    assert float(p.dt) == pytest.approx(notebook_dt_ms * 1e-3)
+    assert float(p.G_ex) == pytest.approx(notebook_g_ex_mV_per_ms * notebook_dt_ms * 1e-3)  # 0.01 mV
+    assert float(hp.HHPoissonParams().G_ex) / float(p.G_ex) == pytest.approx(100)  # brianlab's default: 100x
+    assert (p.N_ex, p.N_in, float(p.rate), p.p, p.K, float(p.duration)) == (80, 20, 10.0, 0.5, 4.0, 0.3)

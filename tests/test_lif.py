@@ -5,10 +5,9 @@ import pytest
 from brian2 import mV
 
 from brianlab.devices import DeviceOptions, DeviceSession
+from brianlab.models import lif
 from brianlab.params import apply_assignments
 from brianlab.simulation import Program
-from brianlab.models import lif
-
 from conftest import RUNNABLE, device_params
 
 SMALL = ["n_neurons=40", "duration=300*ms"]
@@ -21,16 +20,49 @@ def simulate(device, tmp_path, assignments=(), seed=0, **options):
         return lif.simulate(params, session)
 
 
+def closed_form_isi(drive_v, E_L=-70e-3, v_thresh=-50e-3, v_reset=-70e-3, tau_m=10e-3, t_ref=2e-3):
+    """Interval (s) of a noiseless LIF neuron, tau_m dv/dt = E_L - v + drive, reset to v_reset.
+
+    From v_reset the voltage reaches v_thresh after tau_m ln((E_L + drive - v_reset) /
+    (E_L + drive - v_thresh)), then waits t_ref; inf where E_L + drive <= v_thresh.
+    (Written out here, not taken from the model, with LIFParams' default constants.)
+    """
+    drive_v = np.asarray(drive_v, dtype=float)
+    isi = np.full(drive_v.shape, np.inf)
+    fires = E_L + drive_v > v_thresh
+    isi[fires] = t_ref + tau_m * np.log((E_L + drive_v[fires] - v_reset) / (E_L + drive_v[fires] - v_thresh))
+    return isi
+
+
+def test_the_closed_form_itself():
+    # 40 mV drive: 2 ms + 10 ms ln(40/20) = 8.93 ms; at 20 mV, exactly rheobase: silent
+    assert closed_form_isi([40e-3])[0] == pytest.approx(2e-3 + 10e-3 * np.log(2.0))
+    assert closed_form_isi([20e-3, 10e-3]).tolist() == [np.inf, np.inf]
+
+
 @pytest.mark.parametrize("device", RUNNABLE)
 def test_intervals_match_the_closed_form_within_one_time_step(device, tmp_path):
+    params = apply_assignments(lif.LIFParams, SMALL)
+    defaults = lif.LIFParams()
+    assert (params.E_L, params.v_thresh, params.v_reset, params.tau_m, params.t_ref) == (
+        defaults.E_L, defaults.v_thresh, defaults.v_reset, defaults.tau_m, defaults.t_ref)
     result = simulate(device, tmp_path)
     data = result.arrays
-    firing = data["rate_analytic"] > 0
-    assert firing.any() and (~firing).any()
-    # below rheobase: silent; above: every interval within one dt of the closed form
-    assert np.all(data["rate"][~firing] == 0)
-    assert result.metrics["max_isi_error_dt"] <= 1.0
-    assert np.all(data["rate"][firing] > 0)
+    # the ramp of drives, 10 to 40 mV over the 40 neurons (LIFParams' drive_min, drive_max)
+    expected = closed_form_isi(np.linspace(10e-3, 40e-3, 40))
+    spike_i, spike_t = data["spike_i"], data["spike_t"]
+    silent = ~np.isfinite(expected)
+    assert silent.any() and (~silent).any()
+    assert not np.isin(np.flatnonzero(silent), spike_i).any()  # below rheobase: no spike at all
+    duration, dt = 0.3, float(params.dt)
+    checked = 0
+    for k in np.flatnonzero(expected < duration / 3):  # neurons with at least two intervals
+        times = np.sort(spike_t[spike_i == k])
+        assert len(times) >= 3, k
+        # spikes fall on the time grid: each interval is the closed form rounded up to a step
+        assert np.all(np.abs(np.diff(times) - expected[k]) <= dt * (1 + 1e-6)), k
+        checked += 1
+    assert checked >= 20
 
 
 @pytest.fixture(scope="module")

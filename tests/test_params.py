@@ -1,11 +1,12 @@
 """Parameter parsing: names and units are checked, values round-trip through JSON."""
 
+from typing import Literal
+
 import pytest
-from brian2 import Quantity, cm, mV, ms, uA
+from brian2 import Quantity, cm, ms, mV, uA
 
 from brianlab.errors import BrianlabError
 from brianlab.params import apply_assignments, from_json, parameters, parse_quantity, to_json
-from typing import Literal
 
 
 @parameters
@@ -72,5 +73,60 @@ def test_json_round_trip_keeps_units():
 def test_json_with_a_wrong_unit_is_refused():
     data = to_json(DemoParams())
     data["tau"]["unit"] = "V"
-    with pytest.raises(BrianlabError, match="not in s"):
+    with pytest.raises(BrianlabError, match="is not a value in s"):
         from_json(DemoParams, data)
+
+
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ("n=1e999", "not finite"),
+        ("n=10**400", "not finite"),
+        ("gain=0*1e999", "not finite"),
+        ("tau=1e999*ms", "not finite"),
+        ("tau=1e308*10*ms", "not finite"),
+        ("tau=ms/0", "not finite"),
+        ("gain=1/0", "division by zero"),
+        ("tau=(-1)**0.5*ms", "complex"),
+        ("tau=ms+mV", "different units"),
+        ("tau=ms**ms", "an exponent has no unit"),
+        ("tau=ms**9", "power is at most"),
+        ("tau=9**9**9*ms", "not finite"),
+        ("tau=1j*ms", "only numbers, unit names"),
+        ("tau=" + "-" * 500 + "1*ms", "too long"),
+        ("tau=((ms)", "cannot parse"),
+        ("n=1e30", "at most 9223372036854775807"),
+        ("tau=", "empty value"),
+        ("tau=(10\n*mV)", "wrong unit"),
+    ],
+)
+def test_non_finite_complex_and_malformed_values_are_refused(item, message):
+    with pytest.raises(BrianlabError, match=message) as info:
+        apply_assignments(DemoParams, [item])
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ([], "not a JSON object"),
+        ({"tau": 5}, "is not a value in s"),
+        ({"tau": {"unit": "s", "si": "x"}}, "is not a value in s"),
+        ({"tau": {"unit": "s", "si": 10**400}}, "not finite"),
+        ({"tau": {"unit": "s", "si": float("nan")}}, "not finite"),
+        ({"n": [1]}, "not a number"),
+        ({"n": 2.5}, "whole number"),
+        ({"shared": "perhaps"}, "true or false"),
+        ({"mode": 3}, "must be one of"),
+        ({"nope": 1}, "unknown to this version"),
+    ],
+)
+def test_corrupt_saved_parameters_are_one_clear_error(data, message):
+    with pytest.raises(BrianlabError, match=message):
+        from_json(DemoParams, data)
+
+
+def test_saved_parameters_missing_a_name_take_its_default():
+    data = to_json(apply_assignments(DemoParams, ["gain=2"]))
+    del data["tau"]
+    assert from_json(DemoParams, data) == apply_assignments(DemoParams, ["gain=2"])

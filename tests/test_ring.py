@@ -12,9 +12,8 @@ from scipy import optimize
 
 from brianlab import devices
 from brianlab.devices import DeviceSession
-from brianlab.params import apply_assignments
 from brianlab.models import ring
-
+from brianlab.params import apply_assignments
 from conftest import device_params, read_json
 
 SMALL = ["N=128"]

@@ -15,9 +15,8 @@ import pytest
 
 from brianlab.devices import DeviceOptions, DeviceSession
 from brianlab.errors import BrianlabError
-from brianlab.params import apply_assignments
 from brianlab.models import ring_spiking
-
+from brianlab.params import apply_assignments
 from conftest import read_json
 
 SMALL = ["n_exc=512", "n_inh=128", "cue_duration=200*ms", "delay=600*ms"]

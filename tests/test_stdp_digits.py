@@ -18,10 +18,9 @@ import pytest
 
 from brianlab.devices import DeviceSession
 from brianlab.model import RunRecord
-from brianlab.params import apply_assignments
 from brianlab.models import stdp_digits
 from brianlab.models.stdp_digits import training
-
+from brianlab.params import apply_assignments
 from conftest import RUNNABLE, read_json
 
 #: A small, fast configuration: digits 0 and 1, 20 training, 10 validation and 20 test images.

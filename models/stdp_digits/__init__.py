@@ -45,16 +45,44 @@ from brian2 import Hz, Quantity, ms
 from brianlab.model import Model, Result
 from brianlab.params import parameters
 
+from . import diehl_cook
 from .data import DATA_ENV, Images, dataset_shape, load_images, load_split, select, split_from_run, split_indices
 from .estimator import STDPDigitClassifier
 from .figures import figures, plot_confusion, plot_curve, plot_raster, plot_weights
 from .network import (
-    CARRIED, N_PIXELS, PIXEL_MAX, SLOT, SLOTS_PER_SAMPLE, SWEEPABLE, STDPMonitors, build, constants,
+    CARRIED,
+    N_PIXELS,
+    PIXEL_MAX,
+    SLOT,
+    SLOTS_PER_SAMPLE,
+    SWEEPABLE,
+    STDPMonitors,
+    build,
+    constants,
 )
 from .training import (
-    Fitted, InputNormaliser, Phase, _phase_seed, _state_key, accuracy, count_spikes, curve_points, fit_network,
-    initial_state, make_program, neuron_classes, pixel_rate_scale, predict_classes, run_phase, schedules,
-    state_from_run, teacher_targets, train, weight_matrices, with_norms,
+    Fitted,
+    InputNormaliser,
+    Phase,
+    _phase_seed,
+    _state_key,
+    accuracy,
+    count_spikes,
+    curve_points,
+    expected_runs,
+    fit_network,
+    initial_state,
+    make_program,
+    neuron_classes,
+    pixel_rate_scale,
+    predict_classes,
+    run_phase,
+    schedules,
+    state_from_run,
+    teacher_targets,
+    train,
+    weight_matrices,
+    with_norms,
 )
 
 __all__ = [
@@ -81,6 +109,7 @@ REPORT_SEEDS = (10, 11, 12, 13, 14)
 class STDPDigitsParams:
     """Parameters of the ``stdp-digits`` model (notebook values where they differ are noted)."""
 
+    architecture: Literal["suite", "diehl-cook"] = "suite"  # the suite's network, or Diehl & Cook 2015 on MNIST (diehl_cook.py; uses n_train, epochs, --seed)
     n_class: int = 10  # digit classes 0..n_class-1 (2..10; notebook: 2)
     n_per_class: int = 8  # output neurons per class (notebook: 1)
     dataset: Literal["digits", "mnist"] = "digits"  # 8x8 sklearn digits, or 28x28 MNIST (5k subset, or full from data_path)
@@ -163,6 +192,8 @@ def simulate(params: STDPDigitsParams, session, previous=None) -> Result:
     and thresholds and uses its train/validation/test split; ``epochs`` further
     epochs of training follow (``epochs=0``: test only).
     """
+    if params.architecture == "diehl-cook":
+        return diehl_cook.simulate(params, session, previous)
     start = time.perf_counter()
     seed = session.seed
     if previous is not None:
@@ -174,6 +205,8 @@ def simulate(params: STDPDigitsParams, session, previous=None) -> Result:
     program = make_program(params, session)
     build_before = program.build_s
     x_tr, y_tr, x_val, y_val = data["x_train"], data["y_train"], data["x_val"], data["y_val"]
+    n_test = len(data["y_test"])
+    session.phase("training", expect_s=expected_runs(params, len(x_tr), len(x_val), n_test) * float(program.duration))
     fitted = fit_network(program, params, state, x_tr, y_tr, seed, validation=(x_val, y_val))
     classes = fitted.classes
 
@@ -188,11 +221,14 @@ def simulate(params: STDPDigitsParams, session, previous=None) -> Result:
                           normaliser=normaliser)
         return phase, current
 
+    session.phase("validation")
     val_frozen, _ = read(x_val, "frozen", "val")
     val_online, _ = read(x_val, "online", "val")
     # the test images: read once, here, after every choice is made
     x_te, y_te = data["x_test"], data["y_test"]
+    session.phase("frozen test")
     frozen, _ = read(x_te, "frozen", "test")
+    session.phase("online test (test-time learning)")
     online, online_state = read(x_te, "online", "test")
     wall_s = time.perf_counter() - start
     build_s = program.build_s - build_before
@@ -252,7 +288,8 @@ MODEL = Model(
     summary="STDP digit classifier (8x8 digits or MNIST): teacher current, lateral inhibition, test-time learning",
     params=STDPDigitsParams,
     simulate=simulate,
-    figures=figures,
+    figures=lambda record, out_dir: (diehl_cook.figures if record.params.architecture == "diehl-cook"
+                                     else figures)(record, out_dir),
     accepts_from=True,
     sweepable=SWEEPABLE,
 )

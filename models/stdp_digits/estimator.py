@@ -40,9 +40,10 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    ``X`` holds pixel intensities 0..16 as ``sklearn.datasets.load_digits`` (mnist: 0..255).
-    Each :meth:`fit` and :meth:`predict` opens its own device session (on
-    standalone devices: one compilation each).
+    ``X`` holds pixel intensities 0..16, as ``sklearn.datasets.load_digits`` (mnist: 0..255).
+    Each :meth:`fit` and :meth:`predict` opens its own device session on the
+    sweep's build cache (:func:`brianlab.sweep.cached_session`), so on
+    standalone devices a network shape compiles once and later calls rerun it.
     """
 
     def __init__(self, n_per_class=8, epochs=1, settings=(), device="runtime", random_state=None):
@@ -61,15 +62,24 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
             *self.settings, f"n_class={n_class}", f"n_per_class={self.n_per_class}", f"epochs={self.epochs}",
         ])
 
-    def _session(self, seed, build_root):
-        from brianlab.devices import DeviceSession
+    def _session(self, params, seed):
+        """A session on the build cache: every fit and predict of one shape shares one compiled program."""
+        from brianlab.sweep import cached_session
 
-        return DeviceSession(self.device, build_root=build_root, seed=seed, progress=False)
+        from . import MODEL
+
+        return cached_session(MODEL, params, self.device, seed=seed)
+
+    @staticmethod
+    def _program(params, session):
+        from brianlab.sweep import shape_params
+
+        from . import MODEL
+
+        return make_program(shape_params(MODEL, params), session)
 
     def fit(self, X, y):
         """Train on images ``X`` (n, n_inputs; pixels 0..pixel_max) with labels ``y``; return self."""
-        import tempfile
-
         from sklearn.utils import check_random_state
         from sklearn.utils.multiclass import check_classification_targets
         from sklearn.utils.validation import check_X_y
@@ -83,8 +93,8 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
         _check_pixels(X, params)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1000))
         state = initial_state(params, np.random.default_rng(seed))
-        with tempfile.TemporaryDirectory() as root, self._session(seed, root) as session:
-            program = make_program(params, session)
+        with self._session(params, seed) as session:
+            program = self._program(params, session)
             classes = fit_network(program, params, state, X, y_index, seed).classes
         self.state_ = state
         self.weights_, _ = weight_matrices(params, state)
@@ -95,8 +105,6 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Class of each image in ``X`` (frozen network: no teacher, no plasticity)."""
-        import tempfile
-
         from sklearn.utils.validation import check_array, check_is_fitted
 
         check_is_fitted(self, "state_")
@@ -104,8 +112,8 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
         params = self._params(len(self.classes_))
         _check_pixels(X, params)
         seed = _phase_seed(self.seed_, "predict")
-        with tempfile.TemporaryDirectory() as root, self._session(seed, root) as session:
-            program = make_program(params, session)
+        with self._session(params, seed) as session:
+            program = self._program(params, session)
             phase = run_phase(program, params, dict(self.state_), X, None, "frozen", seed)
         predicted = predict_classes(params, phase.counts, self.neuron_class_)
         # no output spike: the most frequent class of the neurons (a guess, not -1, for sklearn's scorers)

@@ -157,7 +157,7 @@ def run_phase(program, params, state, images, targets, mode, seed, raster=0, shi
     plastic = mode == "train" or (mode == "online" and "stdp" in params.online)
     for k, start in enumerate(range(0, len(images), params.chunk)):
         part = slice(start, start + params.chunk)
-        values = {**constants(params), **state, 
+        values = {**constants(params), **state,
                   **schedules(params, images[part], None if targets is None else targets[part], mode, shifted,
                               normaliser)}
         monitors = program.run(values, seed=seed + k)
@@ -254,6 +254,25 @@ def curve_points(params, n_samples):
     return np.concatenate([first, later]) if params.epochs else np.zeros(0, int)
 
 
+def expected_runs(params, n_train, n_val, n_test, curve=True):
+    """Program runs of a whole ``simulate``: training (split at the curve points), the
+    validation curve, the frozen pass over the training images, two passes over the
+    validation images and two over the test images.
+
+    For the progress bar (``session.phase(..., expect_s=...)``); mirrors :func:`train`'s chunking.
+    """
+    def runs(n):
+        return -(-n // params.chunk) if n else 0
+
+    points = set(curve_points(params, n_train).tolist()) if curve and n_val else set()
+    total = 0
+    for epoch in range(params.epochs):
+        stops = sorted({n_train} | {p - epoch * n_train for p in points if 0 < p - epoch * n_train < n_train})
+        total += sum(runs(b - a) for a, b in zip([0, *stops[:-1]], stops))
+    n_curve = sum(1 for p in points if 0 < p <= params.epochs * n_train)
+    return total + n_curve * runs(n_val) + runs(n_train) + 2 * runs(n_val) + 2 * runs(n_test)
+
+
 def train(program, params, state, x, y, rng, seed, evaluate=None):
     """Supervised training for ``params.epochs`` epochs (shuffled each epoch).
 
@@ -265,6 +284,7 @@ def train(program, params, state, x, y, rng, seed, evaluate=None):
     targets = teacher_targets(params, x, y, seed) if params.epochs else None
     points = set(curve_points(params, len(x)).tolist()) if evaluate is not None else set()
     for epoch in range(params.epochs):
+        program.session.phase(f"training, epoch {epoch + 1}/{params.epochs}")
         order = rng.permutation(len(x))
         stops = sorted({len(x)} | {p - epoch * len(x) for p in points if 0 < p - epoch * len(x) < len(x)})
         start = 0
@@ -367,6 +387,7 @@ def fit_network(program, params, state, x, y, seed, validation=None):
         evaluate = evaluate_on_validation
 
     train_s, curve, raster = train(program, params, state, x, y, rng, seed, evaluate)
+    program.session.phase("frozen pass over the training images")
     frozen_train = run_phase(program, params, dict(state), x, None, "frozen", _phase_seed(seed, "train-frozen"))
     classes = neuron_classes(params, frozen_train.counts if params.assign == "response" else None, y)
     return Fitted(classes, frozen_train, train_s, curve_s[0], curve, raster)

@@ -1,0 +1,74 @@
+"""Test accuracy against the fraction of inhibitory units, as in ``ipd_dales_law_notebook``.
+
+``ipd-localisation`` trained (``weights=train``) at ``ie_ratio`` 0, 0.1, ..., 1,
+three seeds each, then classified in Brian2; the figure shows the PyTorch and
+the Brian2 test accuracy (mean +- sd over seeds) beside the notebook's numbers.
+Each point is an ordinary ``brianlab sweep`` run (resumable: run the command again).
+
+    python -m brianlab.runs.ipd_inhibitory_sweep --out results/ipd_sweep --workers 2
+
+``--set epochs=10 --set n_train_batches=16`` makes a cheaper, lower curve.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from brianlab import plotting
+from brianlab.arguments import add_device_arguments, device_options
+from brianlab.sweep import run_sweep
+
+RATIOS = [f"{k / 10:g}" for k in range(11)]
+#: The notebook's test accuracies (%), read from its text (balanced 79.8%).
+NOTEBOOK = {0.0: 43, 0.1: 64, 0.3: 76, 0.5: 79.8, 0.7: 78, 1.0: 100 / 12}
+FIXED = ["weights=train", "n_test=2048"]
+
+
+def simulate(out, device, options, seed, seeds, assignments, scheduler, workers):
+    """Run the sweep into ``out/sweep``; return its :class:`~brianlab.sweep.SweepResult`."""
+    return run_sweep("ipd-localisation", {"ie_ratio": RATIOS}, seeds=seeds, base_seed=seed,
+                     fixed=[*FIXED, *assignments], device=device, options=options, scheduler=scheduler,
+                     workers=workers, out=out / "sweep", point_figures=False, log=print)
+
+
+def plot_accuracy(table, ax=None):
+    """Test accuracy (%) against the inhibitory fraction: PyTorch, Brian2 and the notebook."""
+    ax = plotting.new_axes(ax)
+    done = table[table["status"] == "done"]
+    for metric, label, style in (("accuracy_test", "PyTorch reference", "o-"),
+                                 ("accuracy_test_brian", "Brian2", "x--")):
+        groups = done.groupby("ie_ratio")[metric]
+        mean, sd = groups.mean() * 100, groups.std().fillna(0) * 100
+        ax.errorbar(np.asarray(mean.index) * 100, mean.values, yerr=sd.values, fmt=style, capsize=3,
+                    label=f"{label} (mean +- sd, n={int(groups.count().max()) if len(done) else 0})")
+    ax.plot([100 * k for k in NOTEBOOK], list(NOTEBOOK.values()), "s:", color="0.5", label="notebook")
+    ax.axhline(100 / 12, color="0.7", lw=0.8)
+    ax.set_xlabel("inhibitory units (%)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_device_arguments(parser)
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per point (default 3)")
+    parser.add_argument("--out", type=Path, default=Path("results/ipd_sweep"))
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--scheduler", default="local", help="'local' or a Dask scheduler address")
+    parser.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
+    args = parser.parse_args(argv)
+    result = simulate(args.out, args.device, device_options(args), args.seed, args.seeds, args.set,
+                      args.scheduler, args.workers)
+    path = plotting.save(plot_accuracy(result.table), args.out / "ipd_inhibitory_sweep.png")
+    print(path)
+    print(f"results: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
