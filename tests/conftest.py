@@ -87,7 +87,9 @@ def cuda_compile_only(brianlab_cli, tmp_path, monkeypatch):
                                     "--out", out, "--quiet", *args)
         assert code == 0, err
         assert read_json(out / "metrics.json")["compiled_only"] is True
-        project = out / "build" / f"0-{model.replace('-', '_')}"
+        projects = [makefile.parent for makefile in (out / "build").glob("*/makefile")]
+        assert len(projects) == 1, f"expected one standalone project under {out / 'build'}, found {projects}"
+        project = projects[0]
         assert (project / "main").stat().st_size > 0 and "cuda" in (project / "makefile").read_text()
         assert "-O0" in (project / "makefile").read_text()
         if os.path.exists(LOADER):
