@@ -272,7 +272,7 @@ def test_a_point_failing_on_a_worker_is_recorded_and_the_next_one_runs(tmp_path)
         (["--grid", "tau_m=10*ms,"], "--grid 'tau_m=10*ms,' has an empty name or value"),
         (["--grid", "tau_m=10*ms", "--grid", "tau_m=20*ms"], "--grid names 'tau_m' twice"),
         (["--grid", "drive_max=20*mV", "--set", "drive_max=30*mV"], "'drive_max' is both --set and --grid"),
-        (["--grid", "drive_max=20*mV", "--seeds", "0"], "--seeds must be at least 1"),
+        (["--grid", "drive_max=20*mV", "--seeds", "0"], "--seeds: the number of seeds must be at least 1"),
         (["--grid", "drive_max=20*mV", "--scheduler", "tcp://127.0.0.1:9", "--workers", "2"],
          "--workers applies to --scheduler local only"),
         (["--grid", "drive_max=20*mV", "--device", "cpp_standalone", "--compile-only"],
