@@ -44,6 +44,7 @@ from brian2 import Hz, Quantity, ms
 
 from brianlab.model import Model, Result
 from brianlab.params import parameters
+from brianlab.recordings import SpikeTrains
 
 from . import diehl_cook
 from .data import DATA_ENV, Images, dataset_shape, load_images, load_split, select, split_from_run, split_indices
@@ -283,6 +284,19 @@ def simulate(params: STDPDigitsParams, session, previous=None) -> Result:
     return Result(metrics=metrics, arrays=arrays)
 
 
+def recordings(params, arrays):
+    """The raster's spike monitors, as arrays of ``data.npz`` (see :mod:`brianlab.recordings`)."""
+    if "raster_inp_t" not in arrays:  # no training (epochs=0) or the Diehl & Cook architecture: no raster
+        return ()
+    when = f"the first {params.n_raster} training samples (times from the start of training)"
+    return (
+        SpikeTrains("inputs", times="raster_inp_t", indices="raster_inp_i", n_neurons=params.n_inputs,
+                    description=f"Poisson pixel inputs during {when}"),
+        SpikeTrains("outputs", times="raster_out_t", indices="raster_out_i", n_neurons=params.n_out,
+                    description=f"output neurons during {when}"),
+    )
+
+
 MODEL = Model(
     name="stdp-digits",
     summary="STDP digit classifier (8x8 digits or MNIST): teacher current, lateral inhibition, test-time learning",
@@ -292,4 +306,6 @@ MODEL = Model(
                                      else figures)(record, out_dir),
     accepts_from=True,
     sweepable=SWEEPABLE,
+    tiny={"n_class": "2", "n_per_class": "1", "n_train": "4", "n_test": "4", "chunk": "4"},
+    recordings=recordings,
 )
