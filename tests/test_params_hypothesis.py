@@ -51,6 +51,8 @@ def _check_value(value, default, annotation):
         assert value in typing.get_args(annotation)
     elif isinstance(default, bool):
         assert isinstance(value, bool)
+    elif isinstance(default, str):  # text parameters (a path, a weights source) keep the text
+        assert isinstance(value, str)
     elif isinstance(default, Quantity):
         assert isinstance(value, Quantity) and have_same_dimensions(value, default)
         assert np.isfinite(float(value)) and not np.iscomplexobj(value)
