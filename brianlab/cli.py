@@ -79,6 +79,8 @@ def cmd_show(args):
     for name, default, kind, comment in rows:
         print(f"{name:<{widths[0]}}  {default:<{widths[1]}}  {kind:<{widths[2]}}  {comment}")
     print("\nset with: brianlab run", model.name, "--set name=value (units as in Brian: 20*ms, 3*uA/cm**2)")
+    for name, assignments in model.presets.items():
+        print(f"preset {name} (--preset {name}): --set " + " --set ".join(assignments))
     return 0
 
 
@@ -87,7 +89,7 @@ def cmd_run(args):
     from brianlab.params import apply_assignments
 
     model = get_model(args.model)
-    params = apply_assignments(model.params, args.set)
+    params = apply_assignments(model.params, model.preset(args.preset) + args.set)
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731  (stdout is for --json)
     path, metrics = runner.run_model(
         model,
@@ -120,16 +122,18 @@ def _print_summary(path, metrics):
 
 
 def cmd_sweep(args):
+    from brianlab.model import get_model
     from brianlab.sweep import TIMINGS, parse_grid, run_sweep
 
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731  (stdout is for the summary)
     grid = parse_grid(args.grid)
+    fixed = get_model(args.model).preset(args.preset) + args.set
     result = run_sweep(
         args.model,
         grid,
         seeds=args.seeds,
         base_seed=args.seed,
-        fixed=args.set,
+        fixed=fixed,
         device=args.device,
         options=device_options(args),
         scheduler=args.scheduler,
@@ -335,6 +339,8 @@ def build_parser():
     p.add_argument("--seed", type=seed_value, default=0, help="seed for every random source, 0 ... 2**32-1 (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter, Brian units (tau_m=20*ms); repeatable")
+    p.add_argument("--preset", default=None, metavar="NAME",
+                   help="start from a named --set list of the model ('brianlab show MODEL' lists them)")
     p.add_argument("--out", type=Path, default=None, help="run directory (must not exist; default under results/)")
     p.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="RUN_DIR",
                    help="start from a previous run's saved state (models that support it)")
@@ -360,6 +366,8 @@ def build_parser():
     p.add_argument("--seed", type=seed_value, default=0, help="the first seed (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter for every point; repeatable")
+    p.add_argument("--preset", default=None, metavar="NAME",
+                   help="start every point from a named --set list of the model")
     add_device_arguments(p)
     p.add_argument("--scheduler", default="local",
                    help="'local' (a cluster of worker processes on this machine) or a Dask scheduler's "

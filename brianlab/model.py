@@ -117,6 +117,9 @@ class Model:
         ``recordings(params, arrays) -> tuple`` of :class:`brianlab.recordings.SpikeTrains`
         and :class:`brianlab.recordings.Trace`: which arrays of ``data.npz`` are
         spike trains and traces of which population (read by ``brianlab export``).
+    presets : dict of str to tuple of str
+        Named ``--set`` lists (``{"notebook": ("lr=0.05", ...)}``), chosen with
+        ``--preset NAME``; the user's own ``--set`` values come after and win.
     """
 
     name: str
@@ -130,6 +133,23 @@ class Model:
     run_values: RunValues | None = None
     tiny: Mapping[str, str] = dataclasses.field(default_factory=dict)
     recordings: Callable[[Any, Mapping[str, np.ndarray]], tuple] | None = None
+    presets: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+
+    def preset(self, name: str | None) -> list[str]:
+        """The ``--set`` assignments of preset ``name`` (none for ``None``).
+
+        Raises
+        ------
+        BrianlabError
+            If the model has no such preset (the message lists the ones it has).
+        """
+        if name is None:
+            return []
+        if name not in self.presets:
+            known = ", ".join(self.presets) or "none"
+            raise BrianlabError(f"model {self.name} has no preset {name!r}; its presets: {known} "
+                                f"(see 'brianlab show {self.name}')")
+        return list(self.presets[name])
 
     def sweepable_names(self, params: Any = None) -> tuple[str, ...]:
         """The sweepable parameter names for ``params`` (default: the model's defaults)."""

@@ -18,7 +18,7 @@ import numpy as np
 from brianlab import devices, records
 from brianlab.errors import BrianlabError
 from brianlab.model import Model, RunRecord, get_model
-from brianlab.params import apply_values, to_json
+from brianlab.params import apply_assignments, apply_values, to_json
 from brianlab.simulation import CompileOnly
 
 __all__ = ["run", "load", "run_model", "record_run", "check_seed", "check_options", "MAX_SEED", "MAX_THREADS"]
@@ -93,6 +93,7 @@ def run(
     progress: bool = False,
     options: devices.DeviceOptions | None = None,
     nwb: bool = False,
+    preset: str | None = None,
     **params: Any,
 ) -> RunRecord:
     """Build, run and record one model, as ``brianlab run`` does; return the saved run.
@@ -115,6 +116,9 @@ def run(
         Threads, build directory, GPU and so on.
     nwb : bool
         Also write the run as ``data.nwb`` (see :mod:`brianlab.nwb`).
+    preset : str, optional
+        A named parameter set of the model (``brianlab show MODEL`` lists them);
+        ``params`` are applied after it.
     **params
         Parameter values by name: Brian quantities (``tau_m=20*ms``), plain numbers
         for unitless parameters, or strings as on the command line (``"20*ms"``).
@@ -131,7 +135,8 @@ def run(
         ``out``); nothing is written then.
     """
     model = get_model(model) if isinstance(model, str) else model
-    values = apply_values(model.params, params)
+    base = apply_assignments(model.params, model.preset(preset)) if preset is not None else None
+    values = apply_values(model.params, params, base=base)
     path, _ = run_model(model, values, device, options or devices.DeviceOptions(), seed=seed, out=out,
                         from_dir=from_dir, progress=progress, nwb=nwb)
     return records.load_run(path, model)

@@ -311,3 +311,43 @@ def test_estimator_cross_validates():
 @pytest.mark.slow
 def test_cuda_project_compiles_without_a_gpu(cuda_compile_only):
     cuda_compile_only("stdp-digits", *TINY)
+
+
+def test_trace_read_out_is_the_mean_of_a_statemonitor_over_the_images_last_5_ms():
+    """The notebook's read-out, from spike times, against Brian integrating the trace itself."""
+    import brian2 as b2
+
+    params = apply_assignments(stdp_digits.STDPDigitsParams, ["n_class=3", "n_per_class=1", "trace_inc=0.1"])
+    n_samples, per_sample = 3, int(round(float(stdp_digits.SLOT * stdp_digits.SLOTS_PER_SAMPLE / params.dt)))
+    rng = np.random.default_rng(1)
+    plan = rng.random((n_samples * per_sample, params.n_out)) < 0.004  # spikes at random steps
+    plan[per_sample - 30, 0] = True  # a spike in the silent slot, carried into the next image
+    b2.start_scope()
+    b2.defaultclock.dt = params.dt
+    spikes = b2.TimedArray(plan.astype(float), dt=params.dt)
+    group = b2.NeuronGroup(params.n_out, "da/dt = -a/alpha : 1", threshold="spikes(t, i) > 0",
+                           reset="a += trace_inc", method="exact",
+                           namespace={"alpha": params.alpha, "trace_inc": params.trace_inc, "spikes": spikes})
+    state, fired = b2.StateMonitor(group, "a", record=True), b2.SpikeMonitor(group)
+    b2.run(n_samples * per_sample * params.dt)
+    window_end = int(round(float(stdp_digits.SLOT / params.dt)))
+    expected = np.stack([state.a[:, k * per_sample + window_end - 50: k * per_sample + window_end].mean(axis=1)
+                         for k in range(n_samples)])
+    got = training.trace_at_image_end(params, fired.i[:], fired.t[:], n_samples)
+    assert expected.max() > 0.05  # the window saw spikes
+    # to within what spikes two samples back leave (0.1*exp(-150 ms/10 ms) = 3e-8), left out by design
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-7)
+
+
+def test_notebook_preset_sets_the_notebooks_values_and_user_sets_win(tmp_path):
+    model = stdp_digits.MODEL
+    params = apply_assignments(model.params, model.preset("notebook") + ["lr=0.02"])
+    assert (params.n_class, params.n_per_class, params.w_init, params.w_neg_init) == (2, 1, 1.0, -1.0)
+    assert params.trace_inc == pytest.approx(0.1) and params.readout == "trace" and not params.normalize
+    assert params.lr == 0.02  # --set after --preset wins
+
+
+def test_unknown_preset_is_one_line(brianlab_cli, tmp_path):
+    code, _, err = brianlab_cli("run", "stdp-digits", "--preset", "paper", "--out", tmp_path / "r", "--quiet")
+    assert code == 2 and err.count("\n") == 1 and "no preset 'paper'" in err and "notebook" in err
+    assert not (tmp_path / "r").exists()

@@ -77,6 +77,7 @@ from .training import (
     neuron_classes,
     pixel_rate_scale,
     predict_classes,
+    predict_phase,
     run_phase,
     schedules,
     state_from_run,
@@ -94,7 +95,7 @@ __all__ = [
     "CARRIED", "N_PIXELS", "PIXEL_MAX", "SLOT", "SLOTS_PER_SAMPLE", "SWEEPABLE", "STDPMonitors", "build", "constants",
     # training
     "Fitted", "InputNormaliser", "Phase", "accuracy", "count_spikes", "curve_points", "fit_network", "initial_state",
-    "make_program", "neuron_classes", "pixel_rate_scale", "predict_classes", "run_phase", "schedules",
+    "make_program", "neuron_classes", "pixel_rate_scale", "predict_classes", "predict_phase", "run_phase", "schedules",
     "state_from_run", "teacher_targets", "train", "weight_matrices", "with_norms",
     # figures
     "figures", "plot_confusion", "plot_curve", "plot_raster", "plot_weights",
@@ -104,6 +105,18 @@ __all__ = [
 TUNING_SEEDS = (0, 1, 2)
 #: Seeds no choice looked at: the bench reports test accuracy over these.
 REPORT_SEEDS = (10, 11, 12, 13, 14)
+
+
+#: ``--preset notebook``: the notebook's own values (``shared/reference/stdp_digits_notebook.txt``)
+#: where brianlab's defaults differ: two classes, one output each, the teacher on the class's
+#: output, input weights uniform in [0, 1], inhibitory weights -1, no weight normalisation, trace
+#: increments 1*ms/alpha, its learning constants, and the read-out of the largest trace ``a`` over
+#: the last 5 ms of the image; test-time learning is its STDP without teacher.
+NOTEBOOK = (
+    "n_class=2", "n_per_class=1", "teacher_target=class", "w_init=1", "w_neg_init=-1", "normalize=false",
+    "trace_inc=0.1", "lr=0.05", "lr_n=0.01", "decay=0.001", "c_inp=0.2", "c_neg=1.7", "hold_init=3",
+    "hold_inc=0.1", "hold_rest=0", "readout=trace", "online=stdp",
+)
 
 
 @parameters
@@ -148,6 +161,8 @@ class STDPDigitsParams:
     alpha: Quantity = 10 * ms  # fast trace time constant
     beta: Quantity = 100 * ms  # slow trace time constant
     refractory: Quantity = 2 * ms  # refractory period of inputs and outputs
+    trace_inc: float = 1.0  # increment of the traces a (and theta, times alpha/beta) per spike (notebook: 1*ms/alpha = 0.1)
+    readout: Literal["count", "trace"] = "count"  # class: most spikes per neuron in the image, or the notebook's largest trace a over its last 5 ms
     noise_rate: Quantity = 0 * Hz  # test shift: background rate on every pixel, also between images
     contrast: float = 1.0  # test shift: factor on the rates of the test images
     n_raster: int = 4  # training samples whose spikes are kept for the raster
@@ -169,6 +184,8 @@ class STDPDigitsParams:
             raise ValueError("w_init must be >= 0 and w_neg_init <= 0")
         if self.dt <= 0 * ms or (SLOT / self.dt) % 1 > 1e-9:
             raise ValueError("dt must be positive and divide 50 ms")
+        if not self.trace_inc > 0:
+            raise ValueError("trace_inc must be positive")
 
     @property
     def n_out(self) -> int:
@@ -234,7 +251,7 @@ def simulate(params: STDPDigitsParams, session, previous=None) -> Result:
     wall_s = time.perf_counter() - start
     build_s = program.build_s - build_before
     eval_s = fitted.curve_s + fitted.frozen_train.run_s + sum(p.run_s for p in (val_frozen, val_online, frozen, online))
-    pred = {name: predict_classes(params, phase.counts, classes) for name, phase in (
+    pred = {name: predict_phase(params, phase, classes) for name, phase in (
         ("train", fitted.frozen_train), ("val_frozen", val_frozen), ("val_online", val_online),
         ("frozen", frozen), ("online", online))}
     n_trained = params.epochs * len(x_tr)
@@ -308,4 +325,5 @@ MODEL = Model(
     sweepable=SWEEPABLE,
     tiny={"n_class": "2", "n_per_class": "1", "n_train": "4", "n_test": "4", "chunk": "4"},
     recordings=recordings,
+    presets={"notebook": NOTEBOOK},
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from .training import _phase_seed, fit_network, initial_state, make_program, predict_classes, run_phase, weight_matrices
+from .training import _phase_seed, fit_network, initial_state, make_program, predict_phase, run_phase, weight_matrices
 
 
 class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
@@ -115,7 +115,7 @@ class STDPDigitClassifier(ClassifierMixin, BaseEstimator):
         with self._session(params, seed) as session:
             program = self._program(params, session)
             phase = run_phase(program, params, dict(self.state_), X, None, "frozen", seed)
-        predicted = predict_classes(params, phase.counts, self.neuron_class_)
+        predicted = predict_phase(params, phase, self.neuron_class_)
         # no output spike: the most frequent class of the neurons (a guess, not -1, for sklearn's scorers)
         predicted[predicted < 0] = np.bincount(self.neuron_class_).argmax()
         return self.classes_[predicted]

@@ -24,9 +24,10 @@ da/dt = -a/alpha : 1  # fast activity trace
 dtheta/dt = -theta/beta : 1  # slow activity trace
 diff = a - theta : 1  # recent activity above its slow average
 """
-#: Trace increments at a spike. ``theta`` grows by alpha/beta so that both traces
-#: have the same mean for a steady rate and ``diff`` measures a change of rate.
-TRACE_RESET = "a += 1; theta += alpha/beta"
+#: Trace increments at a spike (``trace_inc``: 1, the notebook's 1*ms/alpha = 0.1).
+#: ``theta`` grows by alpha/beta as much, so that both traces have the same mean
+#: for a steady rate and ``diff`` measures a change of rate.
+TRACE_RESET = "a += trace_inc; theta += trace_inc*alpha/beta"
 
 OUTPUT_EQS = """
 dv/dt = (-v + I)/tau : 1 (unless refractory)  # membrane potential
@@ -107,7 +108,7 @@ def build(params) -> tuple[b2.Network, STDPMonitors]:
     stimulus = b2.TimedArray(np.zeros((n_slots, params.n_inputs)) * Hz, dt=SLOT, name="stimulus")
     teacher = b2.TimedArray(np.zeros((n_slots, n_out)), dt=SLOT, name="teacher")
     plasticity = b2.TimedArray(np.zeros(n_slots), dt=SLOT, name="plasticity")
-    traces = {"alpha": params.alpha, "beta": params.beta}
+    traces = {"alpha": params.alpha, "beta": params.beta, "trace_inc": params.trace_inc}
     inputs = b2.NeuronGroup(
         params.n_inputs, INPUT_EQS, threshold="rand() < rates*dt", reset=TRACE_RESET,
         refractory=params.refractory, method="exact",
@@ -167,6 +168,6 @@ SWEEPABLE = (
     "lr", "lr_n", "decay", "wmax", "c_inp", "c_neg", "hold_inc", "hold_rest", "w_norm", "n_train", "n_val", "n_test",
     "val_fraction", "test_fraction", "epochs", "teacher_target", "assign", "rate_max", "teacher_current",
     "plastic_online", "online", "norm_window", "w_init", "w_neg_init", "hold_init", "noise_rate", "contrast",
-    "n_raster", "n_curve", "data_path",
+    "n_raster", "n_curve", "data_path", "readout",
 )
 

@@ -19,12 +19,15 @@ from .network import CARRIED, SLOT, SLOTS_PER_SAMPLE, SWEEPABLE, build, constant
 class Phase:
     """What one pass over a set of images recorded.
 
-    ``counts[k, j]``: spikes of output ``j`` while image ``k`` was shown.
+    ``counts[k, j]``: spikes of output ``j`` while image ``k`` was shown;
+    ``trace[k, j]`` (``readout="trace"`` only): the mean of output ``j``'s trace
+    ``a`` over the last 5 ms of image ``k`` (see :func:`trace_at_image_end`).
     """
 
     counts: np.ndarray
     run_s: float
     raster: dict
+    trace: np.ndarray | None = None
 
 
 def initial_state(params, rng):
@@ -128,6 +131,42 @@ def count_spikes(params, spike_i, spike_t, n_samples):
     return counts
 
 
+#: The notebook's read-out window: the trace ``a`` over the last 5 ms of each image.
+TRACE_WINDOW_STEPS = 50
+
+
+def trace_at_image_end(params, spike_i, spike_t, n_samples):
+    """Mean of each output's trace ``a`` over the last 5 ms of each image (samples x outputs).
+
+    The notebook's read-out (``argmax`` of ``StateMonitor.a[:, -50:]`` averaged,
+    at the end of each image), computed from the output spikes: ``a`` grows by
+    ``trace_inc`` at a spike (in the step's reset) and decays with ``alpha``, so
+    as a StateMonitor records it at the start of step ``t`` it is the sum of
+    ``trace_inc*exp(-(t - s - 1)*dt/alpha)`` over the spikes of earlier steps
+    ``s``. Spikes of the sample and of the one before count; older ones have
+    decayed below ``exp(-10)`` of their size. The window is 50 steps of
+    ``params.dt`` ending where the image ends (5 ms at the default 0.1 ms).
+    """
+    dt = float(params.dt)
+    steps = np.round(np.asarray(spike_t) / dt).astype(np.int64)
+    index = np.asarray(spike_i, dtype=np.int64)
+    per_sample = int(round(float(SLOT * SLOTS_PER_SAMPLE) / dt))
+    window_end = int(round(float(SLOT) / dt))  # the image's last step + 1, within a sample
+    decay_steps = float(params.alpha) / dt
+    trace = np.zeros((n_samples, params.n_out))
+    own = steps // per_sample
+    for later in (0, 1):  # the spike's own sample, and the next one
+        sample = own + later
+        keep = sample < n_samples
+        for m in range(window_end - TRACE_WINDOW_STEPS, window_end):
+            when = sample[keep] * per_sample + m  # a step of the window
+            lag = when - steps[keep]
+            seen = lag > 0  # a spike shows in the trace from the next step on
+            np.add.at(trace, (sample[keep][seen], index[keep][seen]),
+                      params.trace_inc * np.exp(-(lag[seen] - 1) / decay_steps) / TRACE_WINDOW_STEPS)
+    return trace
+
+
 def run_phase(program, params, state, images, targets, mode, seed, raster=0, shifted=False, normaliser=None):
     """Show ``images`` chunk by chunk; update ``state`` in place; return a :class:`Phase`.
 
@@ -152,6 +191,7 @@ def run_phase(program, params, state, images, targets, mode, seed, raster=0, shi
         Normalises the rates online (updated in place, chunk after chunk).
     """
     counts = []
+    traces = []
     kept = {}
     run_s = program.run_s
     plastic = mode == "train" or (mode == "online" and "stdp" in params.online)
@@ -163,11 +203,15 @@ def run_phase(program, params, state, images, targets, mode, seed, raster=0, shi
         monitors = program.run(values, seed=seed + k)
         n = len(images[part])
         counts.append(count_spikes(params, monitors.out_spikes.i[:], monitors.out_spikes.t[:], n))
+        if params.readout == "trace":
+            traces.append(trace_at_image_end(params, monitors.out_spikes.i[:], monitors.out_spikes.t[:], n))
         if plastic:
             state.update({f"{g}.{v}": np.array(getattr(program.network[g], v)[:]) for g, v in CARRIED})
         if k == 0 and raster:
             kept = _raster(params, monitors, min(raster, n))
-    return Phase(np.concatenate(counts) if counts else np.zeros((0, params.n_out), int), program.run_s - run_s, kept)
+    empty = np.zeros((0, params.n_out))
+    return Phase(np.concatenate(counts) if counts else empty.astype(int), program.run_s - run_s, kept,
+                 (np.concatenate(traces) if traces else empty) if params.readout == "trace" else None)
 
 
 def _raster(params, monitors, n_samples):
@@ -207,6 +251,20 @@ def predict_classes(params, counts: np.ndarray, classes: np.ndarray) -> np.ndarr
             scores[:, c] = counts[:, members].mean(axis=1)
     predicted = scores.argmax(axis=1)
     predicted[counts.sum(axis=1) == 0] = -1
+    return predicted
+
+
+def predict_phase(params, phase: Phase, classes: np.ndarray) -> np.ndarray:
+    """Predicted class per sample of ``phase`` by ``params.readout``.
+
+    ``count``: :func:`predict_classes` on the spike counts. ``trace`` (the
+    notebook's): the class of the output with the largest trace at the end of
+    the image; a sample that left every trace at 0 is predicted as -1.
+    """
+    if params.readout == "count":
+        return predict_classes(params, phase.counts, classes)
+    predicted = np.asarray(classes)[phase.trace.argmax(axis=1)] if len(phase.trace) else np.zeros(0, int)
+    predicted[phase.trace.max(axis=1, initial=0.0) <= 0] = -1
     return predicted
 
 
@@ -382,7 +440,7 @@ def fit_network(program, params, state, x, y, seed, validation=None):
             phase = run_phase(program, params, dict(current), x_val, None, "frozen", _phase_seed(seed, "curve"),
                               shifted=True)
             curve_s[0] += phase.run_s
-            return accuracy(predict_classes(params, phase.counts, teacher_classes), y_val)
+            return accuracy(predict_phase(params, phase, teacher_classes), y_val)
 
         evaluate = evaluate_on_validation
 
