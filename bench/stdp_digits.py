@@ -49,6 +49,8 @@ from brianlab.params import apply_assignments  # noqa: E402
 SHIFT = ("contrast=0.5", "noise_rate=30*Hz")
 ONLINE = ("stdp", "input_norm", "stdp+input_norm")
 TARGETS = {10: 0.95, 2: 0.995}
+#: MNIST (5k subset, 1000 test images): the issue's target for at most 400 outputs.
+TARGET_MNIST = 0.90
 RESULTS = Path(__file__).resolve().parent / "results" / "stdp_digits.json"
 
 
@@ -105,7 +107,7 @@ def accuracy_rows(params, seeds, shifted=True):
     return rows
 
 
-def summarize(rows, n_class):
+def summarize(rows, n_class, dataset="digits"):
     keys = [k for k in rows[0] if isinstance(rows[0][k], float)]
     s = {}
     for k in keys:
@@ -114,8 +116,8 @@ def summarize(rows, n_class):
         s[f"{k}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     s["n_seeds"] = len(rows)
     s["n_out"] = rows[0]["n_out"]
-    s["target_frozen"] = TARGETS[n_class]
-    s["frozen_meets_target"] = s["frozen"] >= TARGETS[n_class]
+    s["target_frozen"] = TARGET_MNIST if dataset == "mnist" else TARGETS[n_class]
+    s["frozen_meets_target"] = s["frozen"] >= s["target_frozen"]
     s["online_within_1_point"] = s["online"] >= s["frozen"] - 0.01
     if "shift_frozen" in s:
         cost = s["frozen"] - s["shift_frozen"]
@@ -171,12 +173,16 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="*", default=list(stdp_digits.REPORT_SEEDS))
     parser.add_argument("--quick", action="store_true", help="1 seed, few samples: checks the script, not targets")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--preset", default=None, help="a preset of stdp-digits (e.g. notebook) before --set")
     parser.add_argument("--classes", type=int, nargs="*", default=[10, 2])
     parser.add_argument("--part", choices=("all", "accuracy", "speed"), default="all")
+    parser.add_argument("--no-shift", dest="shift", action="store_false",
+                        help="skip the shifted test passes (test-time learning under shift)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     seeds = args.seeds[:1] if args.quick else args.seeds
     extra = ["n_train=100", "n_val=30", "n_test=60"] if args.quick else []
+    preset = stdp_digits.MODEL.preset(args.preset)
     tuning = stdp_digits.TUNING_SEEDS
     print(f"tuning used seeds {list(tuning)} (validation only); reporting on seeds {list(seeds)}")
     if set(seeds) & set(tuning):
@@ -184,17 +190,17 @@ def main(argv=None):
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     out = {"command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
            "git_commit": commit, "machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "settings": args.set, "quick": args.quick, "tuning_seeds": list(tuning), "report_seeds": list(seeds)}
+           "preset": args.preset, "settings": args.set, "quick": args.quick, "tuning_seeds": list(tuning), "report_seeds": list(seeds)}
     if args.part in ("all", "accuracy"):
         out["accuracy"], out["summary"] = {}, {}
         for n in args.classes:
-            params = apply_assignments(stdp_digits.STDPDigitsParams, [f"n_class={n}", *args.set, *extra])
-            out["accuracy"][n] = accuracy_rows(params, seeds)
-            out["summary"][n] = summarize(out["accuracy"][n], n)
+            params = apply_assignments(stdp_digits.STDPDigitsParams, [*preset, f"n_class={n}", *args.set, *extra])
+            out["accuracy"][n] = accuracy_rows(params, seeds, shifted=args.shift)
+            out["summary"][n] = summarize(out["accuracy"][n], n, params.dataset)
         write(args, out)
         print_accuracy(out["summary"])
     if args.part in ("all", "speed"):
-        out["speed"] = speed([*args.set, *extra])
+        out["speed"] = speed([*preset, *args.set, *extra])
         print_speed(out["speed"])
     write(args, out)
     print(f"results: {args.out}")
