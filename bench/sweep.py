@@ -196,14 +196,17 @@ def dask_round_trip(n_tasks=10):
 
 
 def sweep_wall(work, cache, name, n, workers, point_figures=False, tuning=None):
-    """One run_sweep into a new directory; return its row."""
+    """One run_sweep into a new directory; return its row (wall time, and CPU time of this process and its children)."""
     saved = sweep_client.TUNING
     sweep_client.TUNING = tuning or saved
     try:
+        load_start = os.getloadavg()
+        cpu_start = cpu_seconds()
         start = time.perf_counter()
         result = run_sweep("lif", grid(n), device=DEVICE, workers=workers, out=work / name, build_cache=cache,
                            point_figures=point_figures, progress=False)
         wall = time.perf_counter() - start
+        cpu = {k: v - cpu_start[k] for k, v in cpu_seconds().items()}
     finally:
         sweep_client.TUNING = saved
     table = result.table
@@ -211,7 +214,16 @@ def sweep_wall(work, cache, name, n, workers, point_figures=False, tuning=None):
     run_s = float(table["run_wall_s"].mean())
     return {"sweep": name, "points": n, "workers": workers, "point_figures": point_figures, "wall_s": wall,
             "compiles": int(table["n_compiles"].sum()), "mean_run_wall_s": run_s,
-            "beyond_binary_per_point_per_worker_s": wall * workers / n - run_s}
+            "beyond_binary_per_point_per_worker_s": wall * workers / n - run_s,
+            "cpu_s": cpu, "load_average_start": load_start, "load_average_end": os.getloadavg()}
+
+
+def cpu_seconds():
+    """User + system CPU seconds of this process and of its children that have been waited for."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"self": own.ru_utime + own.ru_stime, "children": children.ru_utime + children.ru_stime}
 
 
 def classifier(work, repeats=1):
@@ -241,10 +253,13 @@ def classifier(work, repeats=1):
     try:
         for label in ["cold cache", *["warm cache"] * repeats]:
             count.update(compiles=0, builds=0)
+            load_start, cpu_start = os.getloadavg(), cpu_seconds()
             start = time.perf_counter()
             scores = cross_val_score(STDPDigitClassifier(n_per_class=4, device=DEVICE, random_state=0), X, y, cv=3)
             rows.append({"cache": label, "wall_s": time.perf_counter() - start, "builds": count["builds"],
-                         "compiles": count["compiles"], "scores": [float(s) for s in scores]})
+                         "compiles": count["compiles"], "scores": [float(s) for s in scores],
+                         "cpu_s": {k: v - cpu_start[k] for k, v in cpu_seconds().items()},
+                         "load_average_start": load_start, "load_average_end": os.getloadavg()})
             print(rows[-1], file=sys.stderr, flush=True)
     finally:
         simulation.Program._compile = original
@@ -339,7 +354,9 @@ def main(argv=None):
     for row in report.get("classifier", []):
         print(f"cross_val_score ({row['cache']}): {row['wall_s']:.1f} s, {row['compiles']} compile(s), "
               f"{row['builds']} build(s)")
-    print(f"load average during the run: {os.getloadavg()}; targets: {report['targets']}")
+    report["load_average_end"] = os.getloadavg()
+    print(f"load average at the start {report['machine']['load_average']}, at the end {report['load_average_end']}; "
+          f"targets: {report['targets']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(records.jsonable(report), indent=2) + "\n")
     print(f"results: {args.out}")

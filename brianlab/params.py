@@ -142,13 +142,26 @@ def _text(value):
     if isinstance(value, Quantity):
         if value.is_dimensionless:
             return f"{float(value):g}"
-        number, _, unit = str(value).partition(" ")
-        if re.fullmatch(r"[A-Za-z]+", unit):
-            return f"{float(number):g}*{unit}"
-        return repr(value).replace(" ", "")
+        if value.shape == ():
+            return _scalar_quantity_text(float(value), value.dim)
+        return _quantity_text(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _scalar_quantity_text(si, dim):
+    # Brian's choice of the best unit is slow (a few ms), and a sweep asks for the
+    # same few values at every point: remember each answer.
+    return _quantity_text(Quantity(si, dim=dim))
+
+
+def _quantity_text(value):
+    number, _, unit = str(value).partition(" ")
+    if re.fullmatch(r"[A-Za-z]+", unit):
+        return f"{float(number):g}*{unit}"
+    return repr(value).replace(" ", "")
 
 
 def _kind(annotation, default):

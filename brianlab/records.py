@@ -27,6 +27,7 @@ stays (hidden) until a person removes it.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import math
 import os
@@ -239,7 +240,12 @@ def jsonable(value):
 
 
 def versions():
-    """Versions of the software a run depends on."""
+    """Versions of the software a run depends on (looked up once per process; a new dict each call)."""
+    return dict(_versions_once())
+
+
+@functools.cache
+def _versions_once():
     import brian2
 
     out = {
@@ -258,7 +264,18 @@ def versions():
 
 
 def git_state():
-    """``{"commit": sha, "dirty": bool}`` of the brianlab checkout, or None outside one."""
+    """``{"commit": sha, "dirty": bool}`` of the brianlab checkout, or None outside one.
+
+    Asked of ``git`` once per process (two subprocesses) and remembered: the code a
+    process runs is what it imported, so every run it records (each point of a
+    sweep on a worker) carries the same state. Each call returns a new dict.
+    """
+    state = _git_state_once()
+    return None if state is None else dict(state)
+
+
+@functools.cache
+def _git_state_once():
     root = Path(brianlab.__file__).resolve().parent.parent
     try:
         commit = subprocess.run(

@@ -29,10 +29,6 @@ from brianlab.sweep.worker import run_chunk
 
 __all__ = ["SweepResult", "run_sweep"]
 
-#: How often (s) the table is rewritten while a sweep runs.
-TABLE_EVERY_S = 15.0
-
-
 @dataclasses.dataclass
 class SweepResult:
     """What :func:`run_sweep` did.
@@ -248,14 +244,12 @@ def _execute(engine, chunks, table, retries, n_before, n_total, progress, log):
     todo_ids = {p.id for chunk in chunks for p in chunk.points}
     bar = tqdm(total=n_total, initial=n_before, unit="point", desc="sweep", file=sys.stderr,
                disable=not progress, dynamic_ncols=True, smoothing=0.1, mininterval=0.5)
-    last_write = time.monotonic()
     try:
         while not all(f.done() for f in futures):
-            if progress and n_before + len(todo_ids & table.finished_ids()) > bar.n:
-                bar.update(n_before + len(todo_ids & table.finished_ids()) - bar.n)
-            if time.monotonic() - last_write > TABLE_EVERY_S:
-                table.write()
-                last_write = time.monotonic()
+            if progress:
+                finished = n_before + len(todo_ids & table.finished_ids())
+                if finished > bar.n:
+                    bar.update(finished - bar.n)
             time.sleep(0.1)
         for future, chunk in zip(futures, chunks):
             error = engine.failure(future)
