@@ -131,13 +131,13 @@ def bench_headline(build_root, repeats, log):
 
     1 thread, and 2 threads with OpenMP's default wait policy (spin, then sleep)
     and with OMP_WAIT_POLICY=PASSIVE; the compiled binary is rerun, so only
-    the runs are timed. Returns {setting: [wall s, ...]}.
+    the runs are timed. Returns {setting: [wall s, ...]} and {setting: load average after its runs}.
     """
     n_ex, n_in = split(5000)
     params = apply_assignments(hp.HHPoissonParams, [
         "n_neurons=1000", f"N_ex={n_ex}", f"N_in={n_in}", "input_mode=aggregate", "duration=1*second", "n_record=0"])
     saved = os.environ.get("OMP_WAIT_POLICY")
-    walls = {}
+    walls, loads = {}, {}
     try:
         for threads, policies in ((1, ("",)), (2, ("", "PASSIVE"))):
             with DeviceSession("cpp_standalone", DeviceOptions(threads=threads), build_root=build_root / f"t{threads}",
@@ -154,13 +154,14 @@ def bench_headline(build_root, repeats, log):
                         before = session.run_s
                         hp.simulate(params, session)
                         walls[key].append(session.run_s - before)
+                    loads[key] = os.getloadavg()
                     log(f"{key}: " + ", ".join(f"{w:.2f}" for w in walls[key]) + " s")
     finally:
         if saved is None:
             os.environ.pop("OMP_WAIT_POLICY", None)
         else:
             os.environ["OMP_WAIT_POLICY"] = saved
-    return walls
+    return walls, loads
 
 
 # ----------------------------------------------------------------------------
@@ -296,7 +297,8 @@ def record(way, threads, mode, n, inputs, duration, wall, rate, **extra):
     return {
         "way": way, "threads": threads, "mode": mode, "n_neurons": n, "inputs": inputs,
         "simulated_s": duration, "wall_s": wall, "wall_per_sim_s": per_s,
-        "ns_per_neuron_step": per_s / (n * STEPS_PER_S) * 1e9, "mean_rate_hz": rate, **extra,
+        "ns_per_neuron_step": per_s / (n * STEPS_PER_S) * 1e9, "mean_rate_hz": rate,
+        "load_avg": os.getloadavg(), **extra,  # right after the measurement: shared cores are noisy
     }
 
 
@@ -444,6 +446,7 @@ def main(argv=None):
                         help="OMP_WAIT_POLICY for brianlab's and NEST's threads (default PASSIVE: on shared cores a "
                         "spinning thread waits for one that is not running; '' leaves the environment alone)")
     args = parser.parse_args(argv)
+    load_at_start = os.getloadavg()
     if args.omp_wait_policy:
         os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy  # before NEST starts its threads
     neurons, inputs = ((1, 100), (100, 1000)) if args.quick else (NEURONS, INPUTS)
@@ -461,9 +464,9 @@ def main(argv=None):
               f"rate {row['mean_rate_hz']:.3g} Hz", file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    headline = {}
+    headline, headline_loads = {}, {}
     if args.headline and ("cpp" in only or "headline" in only):
-        headline = bench_headline(args.build_root / "headline", args.headline,
+        headline, headline_loads = bench_headline(args.build_root / "headline", args.headline,
                                   lambda line: print(line, file=sys.stderr, flush=True))
     if "cpp" in only:
         for threads in (int(t) for t in args.cpp_threads.split(",")):
@@ -493,7 +496,9 @@ def main(argv=None):
         "only": sorted(only), "budget_s": args.budget, "cpp_threads": args.cpp_threads, "modes": args.modes,
         "nest_threads": args.nest_threads,
         "method": hp.HHPoissonParams().method, "dt_ms": DT_MS,
-        "rows": rows, "targets": goals, "headline": headline, "bench_wall_s": time.perf_counter() - started,
+        "rows": rows, "targets": goals, "headline": headline,
+        "headline_load_avg": headline_loads,
+        "load_avg_at_start": load_at_start, "bench_wall_s": time.perf_counter() - started,
     }
     args.out.write_text(json.dumps(record_json, indent=2) + "\n")
     print(f"json: {args.out}")

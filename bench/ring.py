@@ -147,6 +147,7 @@ def brianlab_row(params, device, threads=0, repeats=2, warmup=None):
         "cpu_s_per_sim_s": min(cpus) / float(params.duration) if device != "runtime" else None,
         "decoded_angle_deg": m["decoded_angle_deg"], "bump_amplitude": m["bump_amplitude"],
         "rate_exc_hz": m["rate_exc_hz"], "rate_inh_hz": m["rate_inh_hz"],
+        "load_avg": os.getloadavg(),  # right after this row's runs: timings on shared cores are noisy
     }
 
 
@@ -195,7 +196,8 @@ def ndx_row(params, venv, repeats=2):
     per_s = min(out["run_wall_s"]) / float(params.duration)
     return {"implementation": f"neurodynex3 {out['neurodynex3']} (brian2 {out['brian2']}, {out['codegen']})",
             "run_wall_s": out["run_wall_s"], "total_wall_s": out["total_wall_s"], "s_per_sim_s": per_s,
-            "run_cpu_s": out["run_cpu_s"], "cpu_s_per_sim_s": min(out["run_cpu_s"]) / float(params.duration), **{
+            "run_cpu_s": out["run_cpu_s"], "cpu_s_per_sim_s": min(out["run_cpu_s"]) / float(params.duration),
+            "load_avg": os.getloadavg(), **{
                 k: out[k] for k in ("decoded_angle_deg", "bump_amplitude", "rate_exc_hz", "rate_inh_hz")}}
 
 
@@ -211,6 +213,7 @@ def main(argv=None):
                         help="OMP_WAIT_POLICY of the OpenMP binary: idle threads sleep (PASSIVE, the default: on "
                              "cores shared with other jobs, spinning threads steal them) or spin (ACTIVE)")
     args = parser.parse_args(argv)
+    load_at_start = os.getloadavg()
     os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy  # the standalone binary inherits the environment
     params = apply_assignments(ring_spiking.RingSpikingParams, [*(QUICK if args.quick else FULL), *args.set])
     warmup = dataclasses.replace(params, delay=params.decode_window)
@@ -228,7 +231,7 @@ def main(argv=None):
     summary = print_table(params, rows)
     out = {"bench": "ring", **provenance(), "quick": args.quick, "repeats": args.repeats,
            "settings": [*(QUICK if args.quick else FULL), *args.set], "n_exc": params.n_exc, "n_inh": params.n_inh,
-           "omp_wait_policy": args.omp_wait_policy,
+           "omp_wait_policy": args.omp_wait_policy, "load_avg_at_start": load_at_start,
            "sim_s": float(params.duration), "dt_s": float(params.dt),
            "rows": rows, **summary}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,14 @@ import sys
 from pathlib import Path
 
 from brianlab import devices, runner
-from brianlab.arguments import _compute_capability, add_device_arguments, device_options, seed_value, whole_number
+from brianlab.arguments import (
+    ArgumentParser,
+    _compute_capability,
+    add_device_arguments,
+    device_options,
+    seed_value,
+    whole_number,
+)
 from brianlab.errors import BrianlabError
 
 __all__ = ["main"]
@@ -296,14 +303,6 @@ def cmd_demo(args):
     return 0
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, its usage errors as one ``brianlab: error:`` line (exit 2) like every other error."""
-
-    def error(self, message):
-        print(f"brianlab: error: {message} (see '{self.prog} --help')", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def cmd_gpu_check(args):
     from brianlab.gpucheck import gpu_check
 
@@ -318,7 +317,7 @@ def cmd_gpu_check(args):
 
 
 def build_parser():
-    parser = _Parser(prog="brianlab", description="Brian2 experiment suite")
+    parser = ArgumentParser(prog="brianlab", description="Brian2 experiment suite")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("devices", help="which devices can build and run here, and why not")

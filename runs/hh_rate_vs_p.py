@@ -15,11 +15,11 @@ the same rates.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 from brianlab import devices, plotting
+from brianlab.arguments import ArgumentParser, run_script, seed_value
 from brianlab.devices import DeviceSession
 from brianlab.models import hh_poisson as hp
 from brianlab.params import apply_assignments
@@ -68,9 +68,9 @@ def plot_rates(data, ax=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default=None, help=f"one of {', '.join(devices.DEVICE_NAMES)}")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_value, default=0, help="first seed, 0 ... 2**32-1")
     parser.add_argument("--out", type=Path, default=Path("results/hh_rate_vs_p"))
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a model parameter")
     parser.add_argument("--figure", type=Path, default=None, help="also write the figure here (e.g. docs/hh_rate_vs_p.png)")
@@ -89,4 +89,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))

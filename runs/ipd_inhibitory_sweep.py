@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from brianlab import plotting
-from brianlab.arguments import add_device_arguments, device_options
+from brianlab.arguments import ArgumentParser, add_device_arguments, add_sweep_arguments, device_options, run_script
 from brianlab.sweep import run_sweep
 
 RATIOS = [f"{k / 10:g}" for k in range(11)]
@@ -54,14 +54,9 @@ def plot_accuracy(table, ax=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_device_arguments(parser)
-    parser.add_argument("--seed", type=int, default=0, help="first seed")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per point (default 3)")
-    parser.add_argument("--out", type=Path, default=Path("results/ipd_sweep"))
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
-    parser.add_argument("--scheduler", default="local", help="'local' or a Dask scheduler address")
-    parser.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
+    add_sweep_arguments(parser, Path("results/ipd_sweep"))
     args = parser.parse_args(argv)
     result = simulate(args.out, args.device, device_options(args), args.seed, args.seeds, args.set,
                       args.scheduler, args.workers)
@@ -71,4 +66,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))

@@ -11,12 +11,12 @@ stopping on validation loss). The shipped weights
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 import numpy as np
 
+from brianlab.arguments import ArgumentParser, seed_value, whole_number
 from brianlab.errors import BrianlabError
 from brianlab.models import ipd_localisation as ipd
 from brianlab.models.ipd_localisation import inputs, reference
@@ -25,11 +25,12 @@ from brianlab.params import apply_assignments, to_json
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data, the sign masks and the initial weights")
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=seed_value, default=0,
+                        help="seed of the data, the sign masks and the initial weights, 0 ... 2**32-1")
     parser.add_argument("--out", required=True, help="the .npz to write (must not exist)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a model parameter")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--threads", type=whole_number(1, None, "the number of threads"), default=1, help="torch threads")
     args = parser.parse_args(argv)
     try:
         from brianlab.models.ipd_localisation import training

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from brianlab import plotting
-from brianlab.arguments import add_device_arguments, device_options
+from brianlab.arguments import ArgumentParser, add_device_arguments, add_sweep_arguments, device_options, run_script
 from brianlab.sweep import plot_metric, run_sweep
 
 #: The network: coupled, noisy, small enough for a laptop.
@@ -58,14 +58,9 @@ def plot(result, out):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_device_arguments(parser)
-    parser.add_argument("--seed", type=int, default=0, help="first seed")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per point (default 3)")
-    parser.add_argument("--out", type=Path, default=Path("results/lif_coupling"))
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
-    parser.add_argument("--scheduler", default="local", help="'local' or a Dask scheduler address")
-    parser.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
+    add_sweep_arguments(parser, Path("results/lif_coupling"))
     args = parser.parse_args(argv)
     result = simulate(args.out, args.device, device_options(args), args.seed, args.seeds, args.set,
                       args.scheduler, args.workers)
@@ -75,4 +70,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))

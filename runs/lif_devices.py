@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from brianlab import devices, plotting
+from brianlab.arguments import ArgumentParser, run_script, seed_value
 from brianlab.model import get_model
 from brianlab.params import apply_assignments
 from brianlab.records import load_run
@@ -68,10 +69,10 @@ def plot_comparison(rows, ax=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", action="append", default=None,
                         help="device to include (repeatable; default: every device that runs here)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_value, default=0, help="seed, 0 ... 2**32-1")
     parser.add_argument("--out", type=Path, default=Path("results/lif_devices"))
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
@@ -86,4 +87,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))

@@ -33,7 +33,7 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
 
 from brianlab import plotting
-from brianlab.arguments import add_device_arguments, device_options
+from brianlab.arguments import ArgumentParser, add_device_arguments, add_sweep_arguments, device_options, run_script
 from brianlab.models.ring import REGIMES
 from brianlab.sweep import run_sweep
 
@@ -131,13 +131,11 @@ def summary(results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_device_arguments(parser)
-    parser.add_argument("--seed", type=int, default=0, help="seed (the model is deterministic)")
-    parser.add_argument("--out", type=Path, default=Path("results/ring_phase"))
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="fix a parameter in both sweeps")
-    parser.add_argument("--scheduler", default="local", help="'local' or a Dask scheduler address")
-    parser.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
+    add_sweep_arguments(parser, Path("results/ring_phase"), seeds=None,
+                        seed_help="seed, 0 ... 2**32-1 (the model is deterministic)",
+                        set_help="fix a parameter in both sweeps; repeatable")
     parser.add_argument("--quick", action="store_true", help="N=128 and every other grid value (a smoke test)")
     args = parser.parse_args(argv)
     results = simulate(args.out, args.device, device_options(args), args.seed, args.set, args.scheduler,
@@ -150,4 +148,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))

@@ -29,7 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from brianlab import plotting
-from brianlab.arguments import add_device_arguments, device_options
+from brianlab.arguments import (
+    ArgumentParser,
+    add_device_arguments,
+    device_options,
+    run_script,
+    seed_value,
+    whole_number,
+)
 from brianlab.devices import DeviceSession
 from brianlab.model import RunRecord
 from brianlab.models import stdp_digits
@@ -115,10 +122,11 @@ def save(out, rows, summary, trained):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_device_arguments(parser)
-    parser.add_argument("--seed", type=int, default=0, help="first seed")
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (train/test splits)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="first seed, 0 ... 2**32-1")
+    parser.add_argument("--seeds", type=whole_number(1, None, "the number of seeds"), default=3,
+                        help="number of seeds (train/test splits)")
     parser.add_argument("--out", type=Path, default=Path("results/stdp_shift"))
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
@@ -137,4 +145,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))

@@ -32,6 +32,51 @@ def small(*assignments):
     return apply_assignments(ring_spiking.RingSpikingParams, [*SMALL, *assignments])
 
 
+def wrap(angle):
+    """An angle difference in degrees, wrapped to [-180, 180)."""
+    return (np.asarray(angle) + 180.0) % 360.0 - 180.0
+
+
+def from_spikes(spike_i, spike_t, n_exc, duration, window, t_cue_start, t_cue_end, n_bins=32):
+    """What the raw excitatory spikes say, computed here rather than read from the model's metrics.
+
+    Cell k prefers the angle 360 k / n_exc degrees. In the last ``window`` seconds:
+    the decoded angle (population vector of the spikes) and its normalised length,
+    the peak rate of ``n_bins`` angle bins (Hz per cell) and the width of the bins
+    above half-way between the lowest and highest bin (degrees); the mean rate
+    before the cue and over the delay (Hz per cell).
+    """
+    spike_i, spike_t = np.asarray(spike_i), np.asarray(spike_t)
+    late = spike_i[(spike_t >= duration - window) & (spike_t < duration)]
+    vector = np.sum(np.exp(2j * np.pi * late / n_exc))
+    bins = np.bincount(late * n_bins // n_exc, minlength=n_bins) / (n_exc / n_bins) / window
+    return {
+        "angle": float(np.degrees(np.angle(vector)) % 360.0),
+        "length": float(abs(vector) / max(len(late), 1)),
+        "peak_hz": float(bins.max()),
+        "width_deg": float(360.0 * np.mean(bins > (bins.min() + bins.max()) / 2)),
+        "background_hz": float(np.sum(spike_t < t_cue_start) / n_exc / t_cue_start),
+        "delay_hz": float(np.sum(spike_t >= t_cue_end) / n_exc / (duration - t_cue_end)),
+    }
+
+
+def decoded(result, params):
+    """:func:`from_spikes` of a Result (every spike saved), plus the interneurons' mean rate."""
+    a = result.arrays
+    assert int(a["spike_exc_step"]) == 1  # every excitatory spike was kept
+    out = from_spikes(a["spike_exc_i"], a["spike_exc_t"], params.n_exc, float(params.duration),
+                      float(params.decode_window), float(params.t_cue_start), float(params.t_cue_end))
+    out["inh_hz"] = len(a["spike_inh_i"]) / params.n_inh / float(params.duration)
+    return out
+
+
+#: A remembered cue, by the raw spikes: a population vector this long (activity spread
+#: over the ring gives about 1/sqrt(spikes), a 50-80 degree bump 0.85-0.9) ...
+MIN_LENGTH = 0.5
+#: ... and an angle bin this fast (the quiet state: below 2 Hz; a bump: 10-45 Hz).
+MIN_PEAK_HZ = 5.0
+
+
 @pytest.fixture(scope="module")
 def cpp(tmp_path_factory):
     """Runs of one compiled small network: several seeds with the cue, a second angle, no cue."""
@@ -58,43 +103,53 @@ def runtime_result():
 
 
 def test_a_cue_is_held_through_the_delay(cpp):
+    params = small()
     for result in cpp["cued"]:
-        m = result.metrics
-        assert m["bump_held"], m
-        assert abs(m["angle_error_deg"]) <= MAX_ERROR_DEG, m
+        d = decoded(result, params)
+        assert d["length"] >= MIN_LENGTH and d["peak_hz"] >= MIN_PEAK_HZ, d
+        assert abs(wrap(d["angle"] - params.cue_angle)) <= MAX_ERROR_DEG, d
         # a localised bump: its peak (10-40 Hz measured) 10x the background before the cue (0.06-0.4 Hz)
-        assert m["bump_peak_rate_hz"] > 10 * max(m["rate_exc_before_cue_hz"], 0.5)
-        assert 20 <= m["bump_width_deg"] <= 120
+        assert d["peak_hz"] > 10 * max(d["background_hz"], 0.5), d
+        assert 20 <= d["width_deg"] <= 120, d
+        # the model decodes the same angle from the same spikes, and calls it held
+        m = result.metrics
+        assert abs(wrap(m["decoded_angle_deg"] - d["angle"])) < 1e-6 and m["bump_held"]
 
 
 def test_the_bump_forms_where_the_cue_was(cpp):
-    m = cpp["moved"].metrics
-    assert m["bump_held"] and abs(ring_spiking.wrap_deg(m["decoded_angle_deg"] - 60.0)) <= MAX_ERROR_DEG
+    d = decoded(cpp["moved"], small("cue_angle=60"))
+    assert d["length"] >= MIN_LENGTH and d["peak_hz"] >= MIN_PEAK_HZ, d
+    assert abs(wrap(d["angle"] - 60.0)) <= MAX_ERROR_DEG, d
     # the same seed with the cue at 180 degrees remembers 180 degrees, so the angle comes from the cue
-    assert abs(ring_spiking.wrap_deg(m["decoded_angle_deg"] - cpp["cued"][0].metrics["decoded_angle_deg"])) > 90
+    assert abs(wrap(d["angle"] - decoded(cpp["cued"][0], small())["angle"])) > 90
 
 
 def test_without_a_cue_no_bump_forms(cpp):
+    params = small("cue_strength=0*nA")
     for result, cued in zip(cpp["uncued"], cpp["cued"]):
-        m = result.metrics
-        assert not m["bump_held"], m
-        assert m["bump_amplitude"] < ring_spiking.BUMP_MIN_LENGTH
-        # the quiet state: no angle bin above a few Hz, the delay rate a small fraction of the cued one
-        assert m["bump_peak_rate_hz"] < ring_spiking.BUMP_MIN_PEAK_HZ
-        assert m["rate_exc_delay_hz"] < 0.2 * cued.metrics["rate_exc_delay_hz"]
+        d = decoded(result, params)
+        # the quiet state: no long population vector, no angle bin above a few Hz,
+        # the delay rate a small fraction of the cued one
+        assert d["length"] < MIN_LENGTH and d["peak_hz"] < MIN_PEAK_HZ, d
+        assert d["delay_hz"] < 0.2 * decoded(cued, small())["delay_hz"], d
+        assert not result.metrics["bump_held"]
 
 
 def test_one_compile_serves_every_angle_strength_and_seed(cpp):
     assert cpp["programs"] == [(1, 1, len(CPP_SEEDS) + 3)]
-    angles = [r.metrics["decoded_angle_deg"] for r in cpp["cued"]]
-    assert len(set(angles)) == len(angles)  # the seeds reach the binary
+    # the seeds reach the binary: every seed's spike trains differ
+    trains = [(tuple(r.arrays["spike_exc_i"][:200]), tuple(r.arrays["spike_exc_t"][:200])) for r in cpp["cued"]]
+    assert len(set(trains)) == len(trains)
 
 
 def test_runtime_and_cpp_standalone_are_statistically_equivalent(cpp, runtime_result):
-    rt = runtime_result.metrics
-    assert rt["bump_held"] and abs(rt["angle_error_deg"]) <= MAX_ERROR_DEG
-    for key in ("rate_exc_delay_hz", "rate_inh_hz", "bump_width_deg", "bump_amplitude"):
-        values = np.array([r.metrics[key] for r in cpp["cued"]])
+    params = small()
+    rt = decoded(runtime_result, params)
+    assert rt["length"] >= MIN_LENGTH and rt["peak_hz"] >= MIN_PEAK_HZ, rt
+    assert abs(wrap(rt["angle"] - params.cue_angle)) <= MAX_ERROR_DEG, rt
+    cued = [decoded(r, params) for r in cpp["cued"]]
+    for key in ("delay_hz", "inh_hz", "width_deg", "length"):
+        values = np.array([d[key] for d in cued])
         # another seed of the same network: within 3 sd of the cpp seeds (sd at least 15% of the mean)
         spread = max(3 * values.std(ddof=1), 0.15 * abs(values.mean()))
         assert abs(rt[key] - values.mean()) <= spread, (key, rt[key], values)
@@ -156,7 +211,13 @@ def test_cli_run_records_the_decoded_angle_and_figures(brianlab_cli, tmp_path):
     metrics = read_json(out / "metrics.json")
     with np.load(out / "data.npz") as data:
         assert data["activity_hz"].shape[1] == 64 and len(data["theta_deg"]) == 128
-        assert len(data["spike_exc_i"]) <= metrics["rate_exc_hz"] * 128 * 0.35 + 1
+        assert int(data["spike_exc_step"]) == 1  # every spike saved
+        # the metrics printed and saved are those of the saved spikes (0.35 s: 50 ms + 100 ms cue + 200 ms delay)
+        d = from_spikes(data["spike_exc_i"], data["spike_exc_t"], 128, 0.35, 0.1, 0.05, 0.15)
+        assert len(data["spike_exc_i"]) > 0
+        assert metrics["rate_exc_hz"] == pytest.approx(len(data["spike_exc_i"]) / 128 / 0.35, rel=1e-12)
+        assert abs(wrap(metrics["decoded_angle_deg"] - d["angle"])) < 1e-6
+        assert metrics["rate_inh_hz"] == pytest.approx(len(data["spike_inh_i"]) / 32 / 0.35, rel=1e-12)
     assert sorted(p.name for p in (out / "figures").glob("*.png")) == [
         "activity.png", "bump_profile.png", "decoded_angle.png", "raster.png"]
 
