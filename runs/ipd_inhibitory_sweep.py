@@ -5,14 +5,17 @@ three seeds each, then classified in Brian2; the figure shows the PyTorch and
 the Brian2 test accuracy (mean +- sd over seeds) beside the notebook's numbers.
 Each point is an ordinary ``brianlab sweep`` run (resumable: run the command again).
 
-    python -m brianlab.runs.ipd_inhibitory_sweep --out results/ipd_sweep --workers 2
+    python -m brianlab.runs.ipd_inhibitory_sweep --out results/ipd_sweep --workers 1 --torch-threads 1
 
-``--set epochs=10 --set n_train_batches=16`` makes a cheaper, lower curve.
+``--set epochs=10 --set n_train_batches=16`` makes a cheaper, lower curve;
+``--ratios 0,0.5`` a shorter one. ``--torch-threads`` limits torch (and OpenMP) to that
+many threads in every worker.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +30,9 @@ NOTEBOOK = {0.0: 43, 0.1: 64, 0.3: 76, 0.5: 79.8, 0.7: 78, 1.0: 100 / 12}
 FIXED = ["weights=train", "n_test=2048"]
 
 
-def simulate(out, device, options, seed, seeds, assignments, scheduler, workers):
+def simulate(out, device, options, seed, seeds, assignments, scheduler, workers, ratios=None):
     """Run the sweep into ``out/sweep``; return its :class:`~brianlab.sweep.SweepResult`."""
-    return run_sweep("ipd-localisation", {"ie_ratio": RATIOS}, seeds=seeds, base_seed=seed,
+    return run_sweep("ipd-localisation", {"ie_ratio": list(ratios or RATIOS)}, seeds=seeds, base_seed=seed,
                      fixed=[*FIXED, *assignments], device=device, options=options, scheduler=scheduler,
                      workers=workers, out=out / "sweep", point_figures=False, log=print)
 
@@ -53,6 +56,17 @@ def plot_accuracy(table, ax=None):
     return ax
 
 
+def limit_threads(n: int) -> None:
+    """Limit torch and OpenMP to ``n`` threads, here and in worker processes started from here."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(n)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(n)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_device_arguments(parser)
@@ -62,9 +76,16 @@ def main(argv=None):
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--scheduler", default="local", help="'local' or a Dask scheduler address")
     parser.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
+    parser.add_argument("--ratios", default=",".join(RATIOS),
+                        help="comma-separated inhibitory fractions (default 0,0.1,...,1)")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch/OpenMP threads per worker (default: the libraries' own choice)")
     args = parser.parse_args(argv)
+    if args.torch_threads is not None:
+        limit_threads(args.torch_threads)
+    ratios = [text.strip() for text in args.ratios.split(",") if text.strip()]
     result = simulate(args.out, args.device, device_options(args), args.seed, args.seeds, args.set,
-                      args.scheduler, args.workers)
+                      args.scheduler, args.workers, ratios)
     path = plotting.save(plot_accuracy(result.table), args.out / "ipd_inhibitory_sweep.png")
     print(path)
     print(f"results: {args.out}")
