@@ -102,6 +102,21 @@ def test_short_training_beats_chance_widely(torch):
     assert np.mean(reference.predict(out) == test.labels) > 2 * (1 / 12)
 
 
+def test_packed_input_table_holds_every_spike_once():
+    from brianlab.models.ipd_localisation import network
+
+    params = ipd.IPDParams(n_test=70, n_parallel=32)  # a partly filled last window
+    lay = ipd.layout(params)
+    spikes = np.random.default_rng(5).random((70, lay.n_steps, lay.n_inputs)) < 0.4
+    spikes[3] = True  # every bit of a word set
+    table = network.pack_spikes(spikes, lay).astype(np.int64)
+    assert table.shape == (lay.total_steps, lay.n_parallel * lay.n_words) and not table[-1].any()
+    bits = (table[:-1, :, None] >> np.arange(network.BITS_PER_WORD)) & 1  # (step, copy*word, bit)
+    bits = bits.reshape(lay.n_windows, lay.n_steps, lay.n_parallel, -1)[..., : lay.n_inputs]
+    decoded = bits.transpose(0, 2, 1, 3).reshape(lay.n_samples, lay.n_steps, lay.n_inputs)
+    assert np.array_equal(decoded[:70], spikes) and not decoded[70:].any()
+
+
 @pytest.mark.parametrize("reset", ["notebook", "immediate"])
 def test_brian_parity_with_the_reference(reset, tmp_path, device="runtime"):
     record = __import__("brianlab").run("ipd-localisation", device=device, out=tmp_path / "run", seed=3,

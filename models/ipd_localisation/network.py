@@ -45,7 +45,7 @@ __all__ = [
     "fibre_values", "window_table", "decode_readout", "decode_hidden_spikes",
 ]
 
-#: Input spikes are packed into integers of this many bits (a double holds them exactly).
+#: Input spikes are packed into integers of this many bits (a double and a C ``int`` hold them exactly; at most 31).
 BITS_PER_WORD = 30
 
 INPUT_REPLAY_EQS = """
@@ -240,10 +240,12 @@ def pack_spikes(spikes, layout: Layout):
     """
     n = len(spikes)
     L = layout
-    padded = np.zeros((L.n_samples, L.n_steps, L.n_words * BITS_PER_WORD), dtype=np.int64)
-    padded[:n, :, : L.n_inputs] = spikes
-    bits = padded.reshape(L.n_samples, L.n_steps, L.n_words, BITS_PER_WORD)
-    words = (bits << np.arange(BITS_PER_WORD)).sum(axis=3)  # (samples, steps, words)
+    padded = np.zeros((L.n_samples, L.n_steps, L.n_words, BITS_PER_WORD), dtype=bool)
+    padded.reshape(L.n_samples, L.n_steps, -1)[:n, :, : L.n_inputs] = spikes
+    # little-endian bytes of each word, padded to 4 bytes, read as one unsigned 32-bit integer
+    packed = np.packbits(padded, axis=3, bitorder="little")
+    packed = np.concatenate([packed, np.zeros(packed.shape[:3] + (4 - packed.shape[3],), np.uint8)], axis=3)
+    words = packed.view("<u4")[..., 0]  # (samples, steps, words)
     words = words.reshape(L.n_windows, L.n_parallel, L.n_steps, L.n_words).transpose(0, 2, 1, 3)
     table = np.zeros((L.total_steps, L.n_parallel * L.n_words))
     table[:-1] = words.reshape(L.n_windows * L.n_steps, L.n_parallel * L.n_words)
