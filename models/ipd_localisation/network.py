@@ -50,10 +50,12 @@ BITS_PER_WORD = 30
 
 INPUT_REPLAY_EQS = """
 word : integer (constant)  # column of input_bits that holds this fibre's spikes
-bit_value : integer (constant)  # 2**(this fibre's bit in that column)
+bit_scale : 1 (constant)  # 2**-(this fibre's bit in that column)
 """
-#: A fibre spikes when its bit is set in this step's row of the packed spike table.
-INPUT_REPLAY_THRESHOLD = "(int(input_bits(t, word)) // bit_value) % 2 == 1"
+#: A fibre spikes when its bit is set in this step's row of the packed spike table: the word
+#: scaled by 2**-bit (exact in floating point) is odd in its integer part. Floating-point
+#: arithmetic, since integer // and % are divisions with sign handling in the generated code.
+INPUT_REPLAY_THRESHOLD = "(input_bits(t, word) * bit_scale) % 2 >= 1"
 
 INPUT_POISSON_EQS = """
 phase_delay : 1 (constant)  # the fibre's phase delay (rad)
@@ -128,7 +130,7 @@ def build_network(layout: Layout, dt, tau_hidden, tau_out, n_inh_in=None, n_inh_
     ``n_inh_in``/``n_inh_hidden``: inhibitory rows of W1/W2 (None: that layer has
     no fixed signs). ``tone`` (``input_mode="poisson"``): dict with ``f_tone`` (Hz),
     ``rate_max`` (Hz) and ``envelope_power``. The fibres' bits (``word``,
-    ``bit_value``) or phase delays (``phase_delay``, ``right_ear``) are set by
+    ``bit_scale``) or phase delays (``phase_delay``, ``right_ear``) are set by
     :func:`fibre_values` through run_args, since they follow the permutation.
     """
     P, n_in, n_hid, n_out = layout.n_parallel, layout.n_inputs, layout.n_hidden, layout.n_classes
@@ -226,7 +228,7 @@ def fibre_values(layout: Layout, fibre_order, input_mode="replay", phase_delays=
     copy = np.repeat(np.arange(layout.n_parallel), layout.n_inputs)
     if input_mode == "replay":
         return {"inputs.word": copy * layout.n_words + fibres // BITS_PER_WORD,
-                "inputs.bit_value": 2 ** (fibres % BITS_PER_WORD)}
+                "inputs.bit_scale": 2.0 ** -(fibres % BITS_PER_WORD)}
     return {"inputs.phase_delay": np.asarray(phase_delays)[fibres], "inputs.right_ear": np.asarray(right_ear)[fibres]}
 
 
