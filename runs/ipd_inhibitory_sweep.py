@@ -9,7 +9,9 @@ Each point is an ordinary ``brianlab sweep`` run (resumable: run the command aga
 
 ``--set epochs=10 --set n_train_batches=16`` makes a cheaper, lower curve;
 ``--ratios 0,0.5`` a shorter one. ``--torch-threads`` limits torch (and OpenMP) to that
-many threads in every worker.
+many threads in every worker. ``--seed-major`` runs one pass of every fraction per seed
+(so a sweep stopped early has every fraction at least once), then tabulates all seeds;
+``--plot-only`` draws the figure from the points finished so far.
 """
 
 from __future__ import annotations
@@ -35,6 +37,25 @@ def simulate(out, device, options, seed, seeds, assignments, scheduler, workers,
     return run_sweep("ipd-localisation", {"ie_ratio": list(ratios or RATIOS)}, seeds=seeds, base_seed=seed,
                      fixed=[*FIXED, *assignments], device=device, options=options, scheduler=scheduler,
                      workers=workers, out=out / "sweep", point_figures=False, log=print)
+
+
+def finished_points(out, ratios, seeds):
+    """A table (``status`` "done") of the finished runs in ``out/sweep`` at these fractions and seeds."""
+    import json
+
+    import pandas as pd
+
+    rows = []
+    for run_dir in sorted((out / "sweep" / "runs").glob("ie_ratio=*")):
+        if not (run_dir / "metrics.json").is_file():
+            continue
+        config = json.loads((run_dir / "config.json").read_text())
+        ratio, seed = float(config["params"]["ie_ratio"]), int(config["seed"])
+        if ratio in ratios and seed in seeds:
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            rows.append({"point": run_dir.name, "ie_ratio": ratio, "seed": seed, "status": "done",
+                         **{k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}})
+    return pd.DataFrame(rows, columns=None if rows else ["point", "ie_ratio", "seed", "status"])
 
 
 def plot_accuracy(table, ax=None):
@@ -78,15 +99,23 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per core)")
     parser.add_argument("--ratios", default=",".join(RATIOS),
                         help="comma-separated inhibitory fractions (default 0,0.1,...,1)")
+    parser.add_argument("--seed-major", action="store_true",
+                        help="one pass over every fraction per seed, then the table of all seeds")
+    parser.add_argument("--plot-only", action="store_true", help="draw the figure from the finished points")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch/OpenMP threads per worker (default: the libraries' own choice)")
     args = parser.parse_args(argv)
     if args.torch_threads is not None:
         limit_threads(args.torch_threads)
     ratios = [text.strip() for text in args.ratios.split(",") if text.strip()]
-    result = simulate(args.out, args.device, device_options(args), args.seed, args.seeds, args.set,
-                      args.scheduler, args.workers, ratios)
-    path = plotting.save(plot_accuracy(result.table), args.out / "ipd_inhibitory_sweep.png")
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    if not args.plot_only:
+        for first in (seeds if args.seed_major else [args.seed]):
+            simulate(args.out, args.device, device_options(args), first, 1 if args.seed_major else args.seeds,
+                     args.set, args.scheduler, args.workers, ratios)
+    table = finished_points(args.out, [float(r) for r in ratios], seeds)
+    print(f"{len(table)} of {len(ratios) * len(seeds)} points finished")
+    path = plotting.save(plot_accuracy(table), args.out / "ipd_inhibitory_sweep.png")
     print(path)
     print(f"results: {args.out}")
 
