@@ -54,8 +54,76 @@ def finished_points(out, ratios, seeds):
         if ratio in ratios and seed in seeds:
             metrics = json.loads((run_dir / "metrics.json").read_text())
             rows.append({"point": run_dir.name, "ie_ratio": ratio, "seed": seed, "status": "done",
+                         "git_commit": config.get("git", {}).get("commit"), "started": config.get("started"),
                          **{k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}})
     return pd.DataFrame(rows, columns=None if rows else ["point", "ie_ratio", "seed", "status"])
+
+
+def summarise(table, n_planned):
+    """Per-fraction mean and sd of the test accuracy, and the notebook's three shape criteria.
+
+    "Well below": 0% inhibitory at least 10 points under the peak; "at chance": 100% within
+    three binomial sd of 1/12 at the test-set size; the peak (highest mean) within 30-70%.
+    """
+    done = table[table["status"] == "done"]
+    per_ratio = {}
+    for ratio, group in done.groupby("ie_ratio"):
+        per_ratio[f"{ratio:g}"] = {
+            "n_seeds": int(len(group)), "seeds": [int(x) for x in group["seed"]],
+            "accuracy_test": [float(x) for x in group["accuracy_test"]],
+            "accuracy_test_brian": [float(x) for x in group["accuracy_test_brian"]],
+            "prediction_agreement": [float(x) for x in group["prediction_agreement"]],
+            "train_wall_s": [float(x) for x in group["train_wall_s"]],
+            "mean_test": float(group["accuracy_test"].mean()),
+            "sd_test": float(group["accuracy_test"].std()) if len(group) > 1 else None,
+        }
+    shape = {}
+    means = {float(k): v["mean_test"] for k, v in per_ratio.items()}
+    if means:
+        peak = max(means, key=means.get)
+        chance = float(done["chance"].iloc[0])
+        n_test = 2048
+        shape["peak_ratio"] = peak
+        shape["peak_mean_test"] = means[peak]
+        shape["peak_between_30_and_70"] = 0.3 <= peak <= 0.7
+        if 0.0 in means:
+            shape["zero_well_below_peak"] = means[peak] - means[0.0] >= 0.10
+        if 1.0 in means:
+            shape["full_at_chance"] = abs(means[1.0] - chance) <= 3 * np.sqrt(chance * (1 - chance) / n_test)
+    return {"n_points_finished": int(len(done)), "n_points_planned": int(n_planned), "per_ratio": per_ratio,
+            "notebook": {f"{k:g}": v / 100 for k, v in NOTEBOOK.items()}, "shape": shape}
+
+
+def write_summary(path: Path, table, n_planned, sweep_dir: Path | None = None) -> dict:
+    """The summary of :func:`summarise` with the command, commit, machine and date, as JSON.
+
+    ``sweep_dir``: its ``sweep.json`` (the last sweep pass's command, device, fixed
+    assignments and versions) is copied in, with the commits the runs were made at.
+    """
+    import datetime
+    import json
+    import platform
+    import subprocess
+    import sys
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    summary = {
+        "command": "python -m brianlab.runs.ipd_inhibitory_sweep " + " ".join(sys.argv[1:]),
+        "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                 cwd=Path(__file__).parent).stdout.strip(),
+        "machine": {"cores": os.cpu_count(), "cpu": cpu, "load_average": os.getloadavg()},
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        **summarise(table, n_planned),
+    }
+    if sweep_dir is not None and (sweep_dir / "sweep.json").is_file():
+        spec = json.loads((sweep_dir / "sweep.json").read_text())
+        summary["sweep"] = {k: spec.get(k) for k in ("command", "device", "device_options", "fixed", "versions", "started")}
+    if "git_commit" in table:
+        summary["run_commits"] = sorted({str(c) for c in table["git_commit"].dropna()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, default=lambda x: bool(x) if isinstance(x, np.bool_) else str(x)) + "\n")
+    return summary
 
 
 def plot_accuracy(table, ax=None):
@@ -102,6 +170,8 @@ def main(argv=None):
     parser.add_argument("--seed-major", action="store_true",
                         help="one pass over every fraction per seed, then the table of all seeds")
     parser.add_argument("--plot-only", action="store_true", help="draw the figure from the finished points")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write the per-point accuracies and the shape check to this JSON file")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch/OpenMP threads per worker (default: the libraries' own choice)")
     args = parser.parse_args(argv)
@@ -117,6 +187,9 @@ def main(argv=None):
     print(f"{len(table)} of {len(ratios) * len(seeds)} points finished")
     path = plotting.save(plot_accuracy(table), args.out / "ipd_inhibitory_sweep.png")
     print(path)
+    if args.json is not None:
+        shape = write_summary(args.json, table, len(ratios) * len(seeds), args.out / "sweep")["shape"]
+        print(f"{args.json}: {shape}")
     print(f"results: {args.out}")
 
 
