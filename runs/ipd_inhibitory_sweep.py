@@ -134,8 +134,10 @@ def plot_accuracy(table, ax=None):
                                  ("accuracy_test_brian", "Brian2", "x--")):
         groups = done.groupby("ie_ratio")[metric]
         mean, sd = groups.mean() * 100, groups.std().fillna(0) * 100
+        counts = sorted({int(c) for c in groups.count()}) or [0]
+        n = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
         ax.errorbar(np.asarray(mean.index) * 100, mean.values, yerr=sd.values, fmt=style, capsize=3,
-                    label=f"{label} (mean +- sd, n={int(groups.count().max()) if len(done) else 0})")
+                    label=f"{label} (mean +- sd over {n} seeds)")
     ax.plot([100 * k for k in NOTEBOOK], list(NOTEBOOK.values()), "s:", color="0.5", label="notebook")
     ax.axhline(100 / 12, color="0.7", lw=0.8)
     ax.set_xlabel("inhibitory units (%)")
