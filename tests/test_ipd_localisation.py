@@ -186,3 +186,21 @@ def test_missing_torch_message_names_the_fix(monkeypatch):
 @pytest.mark.slow
 def test_cuda_compiles(cuda_compile_only):
     cuda_compile_only("ipd-localisation", "--set", "n_test=64", "--set", "n_parallel=32")
+
+
+def test_sweep_shape_check_follows_the_notebook_criteria():
+    import pandas as pd
+
+    from brianlab.runs.ipd_inhibitory_sweep import summarise
+
+    def table(acc):
+        return pd.DataFrame([{"ie_ratio": r, "seed": s, "status": "done", "accuracy_test": a + 0.01 * s,
+                              "accuracy_test_brian": a, "prediction_agreement": 1.0, "train_wall_s": 1.0,
+                              "chance": 1 / 12} for r, a in acc.items() for s in (0, 1)])
+
+    good = summarise(table({0.0: 0.45, 0.5: 0.80, 1.0: 1 / 12}), 6)
+    assert good["shape"] == {"peak_ratio": 0.5, "peak_mean_test": pytest.approx(0.805),
+                             "peak_between_30_and_70": True, "zero_well_below_peak": True, "full_at_chance": True}
+    assert good["per_ratio"]["0.5"]["n_seeds"] == 2 and good["n_points_finished"] == 6
+    bad = summarise(table({0.0: 0.75, 0.9: 0.80, 1.0: 0.2}), 6)["shape"]
+    assert not (bad["peak_between_30_and_70"] or bad["zero_well_below_peak"] or bad["full_at_chance"])
