@@ -110,6 +110,21 @@ def reference_of(record, seed):
     return test, hidden, reference.predict(out)
 
 
+def test_packed_input_table_holds_every_spike_once():
+    from brianlab.models.ipd_localisation import network
+
+    params = ipd.IPDParams(n_test=70, n_parallel=32)  # a partly filled last window
+    lay = ipd.layout(params)
+    spikes = np.random.default_rng(5).random((70, lay.n_steps, lay.n_inputs)) < 0.4
+    spikes[3] = True  # every bit of a word set
+    table = network.pack_spikes(spikes, lay).astype(np.int64)
+    assert table.shape == (lay.total_steps, lay.n_parallel * lay.n_words) and not table[-1].any()
+    bits = (table[:-1, :, None] >> np.arange(network.BITS_PER_WORD)) & 1  # (step, copy*word, bit)
+    bits = bits.reshape(lay.n_windows, lay.n_steps, lay.n_parallel, -1)[..., : lay.n_inputs]
+    decoded = bits.transpose(0, 2, 1, 3).reshape(lay.n_samples, lay.n_steps, lay.n_inputs)
+    assert np.array_equal(decoded[:70], spikes) and not decoded[70:].any()
+
+
 @pytest.mark.parametrize("reset", ["notebook", "immediate"])
 def test_brian_parity_with_the_reference(reset, tmp_path, device="runtime"):
     record = __import__("brianlab").run("ipd-localisation", device=device, out=tmp_path / "run", seed=3,
@@ -188,3 +203,21 @@ def test_missing_torch_message_names_the_fix(monkeypatch):
 @pytest.mark.slow
 def test_cuda_compiles(cuda_compile_only):
     cuda_compile_only("ipd-localisation", "--set", "n_test=64", "--set", "n_parallel=32")
+
+
+def test_sweep_shape_check_follows_the_notebook_criteria():
+    import pandas as pd
+
+    from brianlab.runs.ipd_inhibitory_sweep import summarise
+
+    def table(acc):
+        return pd.DataFrame([{"ie_ratio": r, "seed": s, "status": "done", "accuracy_test": a + 0.01 * s,
+                              "accuracy_test_brian": a, "prediction_agreement": 1.0, "train_wall_s": 1.0,
+                              "chance": 1 / 12} for r, a in acc.items() for s in (0, 1)])
+
+    good = summarise(table({0.0: 0.45, 0.5: 0.80, 1.0: 1 / 12}), 6)
+    assert good["shape"] == {"peak_ratio": 0.5, "peak_mean_test": pytest.approx(0.805),
+                             "peak_between_30_and_70": True, "zero_well_below_peak": True, "full_at_chance": True}
+    assert good["per_ratio"]["0.5"]["n_seeds"] == 2 and good["n_points_finished"] == 6
+    bad = summarise(table({0.0: 0.75, 0.9: 0.80, 1.0: 0.2}), 6)["shape"]
+    assert not (bad["peak_between_30_and_70"] or bad["zero_well_below_peak"] or bad["full_at_chance"])

@@ -45,15 +45,17 @@ __all__ = [
     "fibre_values", "window_table", "decode_readout", "decode_hidden_spikes",
 ]
 
-#: Input spikes are packed into integers of this many bits (a double holds them exactly).
+#: Input spikes are packed into integers of this many bits (a double and a C ``int`` hold them exactly; at most 31).
 BITS_PER_WORD = 30
 
 INPUT_REPLAY_EQS = """
 word : integer (constant)  # column of input_bits that holds this fibre's spikes
-bit_value : integer (constant)  # 2**(this fibre's bit in that column)
+bit_scale : 1 (constant)  # 2**-(this fibre's bit in that column)
 """
-#: A fibre spikes when its bit is set in this step's row of the packed spike table.
-INPUT_REPLAY_THRESHOLD = "(int(input_bits(t, word)) // bit_value) % 2 == 1"
+#: A fibre spikes when its bit is set in this step's row of the packed spike table: the word
+#: scaled by 2**-bit (exact in floating point) is odd in its integer part. Floating-point
+#: arithmetic, since integer // and % are divisions with sign handling in the generated code.
+INPUT_REPLAY_THRESHOLD = "(input_bits(t, word) * bit_scale) % 2 >= 1"
 
 INPUT_POISSON_EQS = """
 phase_delay : 1 (constant)  # the fibre's phase delay (rad)
@@ -128,7 +130,7 @@ def build_network(layout: Layout, dt, tau_hidden, tau_out, n_inh_in=None, n_inh_
     ``n_inh_in``/``n_inh_hidden``: inhibitory rows of W1/W2 (None: that layer has
     no fixed signs). ``tone`` (``input_mode="poisson"``): dict with ``f_tone`` (Hz),
     ``rate_max`` (Hz) and ``envelope_power``. The fibres' bits (``word``,
-    ``bit_value``) or phase delays (``phase_delay``, ``right_ear``) are set by
+    ``bit_scale``) or phase delays (``phase_delay``, ``right_ear``) are set by
     :func:`fibre_values` through run_args, since they follow the permutation.
     """
     P, n_in, n_hid, n_out = layout.n_parallel, layout.n_inputs, layout.n_hidden, layout.n_classes
@@ -226,7 +228,7 @@ def fibre_values(layout: Layout, fibre_order, input_mode="replay", phase_delays=
     copy = np.repeat(np.arange(layout.n_parallel), layout.n_inputs)
     if input_mode == "replay":
         return {"inputs.word": copy * layout.n_words + fibres // BITS_PER_WORD,
-                "inputs.bit_value": 2 ** (fibres % BITS_PER_WORD)}
+                "inputs.bit_scale": 2.0 ** -(fibres % BITS_PER_WORD)}
     return {"inputs.phase_delay": np.asarray(phase_delays)[fibres], "inputs.right_ear": np.asarray(right_ear)[fibres]}
 
 
@@ -240,10 +242,12 @@ def pack_spikes(spikes, layout: Layout):
     """
     n = len(spikes)
     L = layout
-    padded = np.zeros((L.n_samples, L.n_steps, L.n_words * BITS_PER_WORD), dtype=np.int64)
-    padded[:n, :, : L.n_inputs] = spikes
-    bits = padded.reshape(L.n_samples, L.n_steps, L.n_words, BITS_PER_WORD)
-    words = (bits << np.arange(BITS_PER_WORD)).sum(axis=3)  # (samples, steps, words)
+    padded = np.zeros((L.n_samples, L.n_steps, L.n_words, BITS_PER_WORD), dtype=bool)
+    padded.reshape(L.n_samples, L.n_steps, -1)[:n, :, : L.n_inputs] = spikes
+    # little-endian bytes of each word, padded to 4 bytes, read as one unsigned 32-bit integer
+    packed = np.packbits(padded, axis=3, bitorder="little")
+    packed = np.concatenate([packed, np.zeros(packed.shape[:3] + (4 - packed.shape[3],), np.uint8)], axis=3)
+    words = packed.view("<u4")[..., 0]  # (samples, steps, words)
     words = words.reshape(L.n_windows, L.n_parallel, L.n_steps, L.n_words).transpose(0, 2, 1, 3)
     table = np.zeros((L.total_steps, L.n_parallel * L.n_words))
     table[:-1] = words.reshape(L.n_windows * L.n_steps, L.n_parallel * L.n_words)
