@@ -32,6 +32,7 @@ from brianlab.arguments import (
     _compute_capability,
     add_device_arguments,
     device_options,
+    run_script,
     seed_value,
     whole_number,
 )
@@ -447,15 +448,7 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # a usage error (printed as one line) or --help
         return exc.code if isinstance(exc.code, int) else 2
-    try:
-        return args.func(args)
-    except BrianlabError as exc:
-        message = " ".join(str(exc).split("\n"))  # one line, whatever the message held
-        print(f"brianlab: error: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("brianlab: interrupted", file=sys.stderr)
-        return 130
+    return run_script(args.func, args)  # a BrianlabError as one line, exit 2
 
 
 if __name__ == "__main__":
