@@ -172,6 +172,7 @@ class STDPDigitsParams:
     alpha: Quantity = 10 * ms  # fast trace time constant
     beta: Quantity = 100 * ms  # slow trace time constant
     refractory: Quantity = 2 * ms  # refractory period of inputs and outputs
+    theta_gain: float = 1.0  # share of the input's slow trace in diff = a - theta_gain*theta (0: Hebbian; with normalize the weights become the mean of the images taught)
     trace_inc: float = 1.0  # increment of the traces a (and theta, times alpha/beta) per spike (notebook: 1*ms/alpha = 0.1)
     readout: Literal["count", "trace"] = "count"  # class: most spikes per neuron in the image, or the notebook's largest trace a over its last 5 ms
     noise_rate: Quantity = 0 * Hz  # test shift: background rate on every pixel, also between images

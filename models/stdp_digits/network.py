@@ -22,7 +22,8 @@ INPUT_EQS = """
 rates = stimulus(t, i) : Hz  # Poisson rate of this pixel in the current slot
 da/dt = -a/alpha : 1  # fast activity trace
 dtheta/dt = -theta/beta : 1  # slow activity trace
-diff = a - theta : 1  # recent activity above its slow average
+diff = a - theta_gain*theta : 1  # recent activity above (a share of) its slow average
+theta_gain : 1 (constant, shared)  # share of the slow trace subtracted (0: Hebbian)
 """
 #: Trace increments at a spike (``trace_inc``: 1, the notebook's 1*ms/alpha = 0.1).
 #: ``theta`` grows by alpha/beta as much, so that both traces have the same mean
@@ -138,7 +139,7 @@ def build(params) -> tuple[b2.Network, STDPMonitors]:
     syn_neg.connect(condition="i != j")
     for key, value in constants(params).items():
         group, variable = key.split(".")
-        setattr({"outputs": outputs, "syn_inp": syn_inp, "syn_neg": syn_neg}[group], variable, value)
+        setattr({"inputs": inputs, "outputs": outputs, "syn_inp": syn_inp, "syn_neg": syn_neg}[group], variable, value)
     inp_spikes = b2.SpikeMonitor(inputs, name="inp_spikes")
     out_spikes = b2.SpikeMonitor(outputs, name="out_spikes")
     network = b2.Network(inputs, outputs, syn_inp, syn_neg, inp_spikes, out_spikes, name="stdp_digits")
@@ -152,6 +153,7 @@ def constants(params) -> dict[str, float]:
         "syn_inp.c_inp": params.c_inp, "syn_inp.lr": params.lr, "syn_inp.decay": params.decay,
         "syn_inp.wmax": params.wmax, "outputs.w_norm": params.w_norm if params.normalize else 0.0,
         "syn_neg.c_neg": params.c_neg, "syn_neg.lr_n": params.lr_n, "syn_neg.wmax": params.wmax,
+        "inputs.theta_gain": params.theta_gain,
     }
 
 
@@ -168,6 +170,6 @@ SWEEPABLE = (
     "lr", "lr_n", "decay", "wmax", "c_inp", "c_neg", "hold_inc", "hold_rest", "w_norm", "n_train", "n_val", "n_test",
     "val_fraction", "test_fraction", "epochs", "teacher_target", "assign", "rate_max", "teacher_current",
     "plastic_online", "online", "norm_window", "w_init", "w_neg_init", "hold_init", "noise_rate", "contrast",
-    "n_raster", "n_curve", "data_path", "readout",
+    "n_raster", "n_curve", "data_path", "readout", "theta_gain",
 )
 
