@@ -506,6 +506,14 @@ def _private_cuda_dir(setup: CudaSetup, build_root: Path) -> Path:
         return build_root / "_curand"
 
 
+def _link(link: Path, target: Path) -> None:
+    """Make ``link`` point at ``target`` unless it exists (another build, in parallel, may make it first)."""
+    try:
+        link.symlink_to(target)
+    except FileExistsError:
+        pass
+
+
 def brian_prefs(setup: CudaSetup, build_root: Path, current: Mapping) -> dict:
     """brian2 preferences for a cuda_standalone build with ``setup`` (a :func:`inspect` result).
 
@@ -524,17 +532,13 @@ def brian_prefs(setup: CudaSetup, build_root: Path, current: Mapping) -> dict:
     # Only cuRAND's own headers: the wheel's include directory also holds another
     # CUDA release's runtime headers, which must never shadow the toolkit's.
     for header in setup.curand_include.glob("curand*.h"):
-        link = include / header.name
-        if not link.exists():
-            link.symlink_to(header)
+        _link(include / header.name, header)
     libdir = setup.curand_library.parent
     if setup.curand_library.name != "libcurand.so":
         # The wheel ships libcurand.so.10 only; -lcurand needs the unversioned name.
         libdir = private / "lib"
         libdir.mkdir(parents=True, exist_ok=True)
-        link = libdir / "libcurand.so"
-        if not link.exists():
-            link.symlink_to(setup.curand_library)
+        _link(libdir / "libcurand.so", setup.curand_library)
     rpath = [str(setup.curand_library.parent)]
     if setup.cudart_dir is not None and str(setup.cudart_dir) not in rpath:
         rpath.append(str(setup.cudart_dir))
