@@ -18,6 +18,7 @@ trained once, then every shift level is tested from that trained state (as
 standalone project is compiled once.
 
     python -m brianlab.runs.stdp_shift --device cpp_standalone --seed 0 --seeds 3 --out results/stdp_shift
+    python -m brianlab.runs.stdp_shift --preset digits-400 --seed 10 --seeds 3 --out results/shift400
 """
 
 from __future__ import annotations
@@ -128,11 +129,13 @@ def main(argv=None):
     parser.add_argument("--seeds", type=whole_number(1, None, "the number of seeds"), default=3,
                         help="number of seeds (train/test splits)")
     parser.add_argument("--out", type=Path, default=Path("results/stdp_shift"))
+    parser.add_argument("--preset", default=None, metavar="NAME",
+                        help="a preset of stdp-digits (e.g. digits-400), applied before --set")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
     if args.out.exists():
         parser.error(f"{args.out} exists; choose another --out")
-    params = apply_assignments(stdp_digits.STDPDigitsParams, args.set)
+    params = apply_assignments(stdp_digits.STDPDigitsParams, stdp_digits.MODEL.preset(args.preset) + args.set)
     with DeviceSession(args.device or "cpp_standalone", device_options(args), build_root=args.out / "build",
                        seed=args.seed, progress=False) as session:
         rows, trained = simulate(session, params, range(args.seed, args.seed + args.seeds))
