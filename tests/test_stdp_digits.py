@@ -185,8 +185,10 @@ def test_from_tests_the_saved_weights_on_the_saved_split(cpp):
 
 def test_metrics_report_training_evaluation_and_overhead_apart(cpp):
     m = cpp["first"].metrics
-    for key in ("train_run_s", "eval_run_s", "build_s", "overhead_s"):
-        assert m[key] >= 0, key
+    # the first run of the session trained, evaluated and compiled, so each of those took time
+    for key in ("train_run_s", "eval_run_s", "build_s"):
+        assert m[key] > 0, key
+    assert m["overhead_s"] >= 0
     assert m["train_run_s"] + m["eval_run_s"] + m["build_s"] + m["overhead_s"] == pytest.approx(m["wall_s"])
     # samples: 20 trained, 10 curve, 20 frozen train, 2 x 10 validation, 2 x 20 test
     assert m["n_samples_simulated"] == 20 + 10 + 20 + 20 + 40

@@ -347,7 +347,7 @@ MODEL = Model(
                                      else figures)(record, out_dir),
     accepts_from=True,
     sweepable=SWEEPABLE,
-    tiny={"n_class": "2", "n_per_class": "1", "n_train": "4", "n_test": "4", "chunk": "4"},
+    tiny={"n_class": "2", "n_per_class": "1", "n_train": "4", "n_val": "2", "n_test": "4", "chunk": "4", "n_curve": "1"},
     recordings=recordings,
     presets={"notebook": NOTEBOOK, "digits-400": DIGITS_400, "mnist-400": MNIST_400},
 )
