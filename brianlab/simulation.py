@@ -21,6 +21,10 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import os
+import re
 import time
 from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
@@ -160,6 +164,11 @@ class Program:
 
     def _construct(self, seed: int) -> None:
         self.network = self.monitors = None
+        # Brian names a code object after the live objects that hold its name:
+        # the previous build's objects, still alive in reference cycles, would
+        # make this one's names (and so its code) differ, and a cached
+        # standalone project would compile again.
+        gc.collect()
         self.directory = self.session.new_project(self.tag, key=self.key)
         self.session.seed_network(seed)
         if self.dt is not None:
@@ -178,7 +187,8 @@ class Program:
         self._construct(self.session.build_seed)
         self.network.run(self.duration, report=self.session.report, report_period=self.session.report_period)
         before = _binary_stamp(self.directory)
-        b2.device.build(directory=str(self.directory), compile=True, run=False, with_output=False)
+        with _main_kept_when_equivalent(self.directory):
+            b2.device.build(directory=str(self.directory), compile=True, run=False, with_output=False)
         self.n_compiles += _binary_stamp(self.directory) != before
 
     def _build_and_run(self, values: Mapping[str, Any], seed: int) -> None:
@@ -223,6 +233,56 @@ class Program:
                 if isinstance(candidate, b2.TimedArray) and candidate.name == key:
                     return candidate
         raise KeyError(f"no TimedArray named {key!r} in any group's namespace")
+
+
+#: A line of main's clock initialisation, which Brian writes in the order of a set of clocks.
+_CLOCK_RESET = re.compile(r"^\s*_array_\w*clock_(timestep|t)\[0\] = 0(\.0)?;\s*$")
+
+
+def _canonical_main(text: str) -> list[str]:
+    """``text``'s lines with each run of clock-initialisation lines sorted.
+
+    Brian collects a network's clocks in a set of objects hashed by address, so
+    the order of these independent assignments changes from build to build.
+    """
+    lines, run = [], []
+    for line in [*text.splitlines(), None]:
+        if line is not None and _CLOCK_RESET.match(line):
+            run.append(line)
+            continue
+        lines.extend(sorted(run))
+        run = []
+        if line is not None:
+            lines.append(line)
+    return lines
+
+
+@contextlib.contextmanager
+def _main_kept_when_equivalent(directory: str | Path):
+    """While Brian builds a project: keep its previous main source where the new one differs only in clock order.
+
+    The new source is the same program; keeping the old file (and its time)
+    leaves ``make`` nothing to recompile in a cached project. Brian writes the
+    sources before it compiles, so its device's ``compile_source`` is wrapped to
+    restore the file in between.
+    """
+    device = b2.get_device()
+    sources = [Path(directory) / name for name in ("main.cpp", "main.cu")]
+    saved = {path: (path.read_text(), path.stat()) for path in sources if path.is_file()}
+
+    def restore_then_compile(*args, **kwargs):
+        for path, (text, stat) in saved.items():
+            if path.is_file() and path.read_text() != text and _canonical_main(path.read_text()) == _canonical_main(text):
+                path.write_text(text)
+                os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        return compile_source(*args, **kwargs)
+
+    compile_source = device.compile_source
+    device.compile_source = restore_then_compile
+    try:
+        yield
+    finally:
+        del device.compile_source
 
 
 def _binary_stamp(directory: str | Path) -> tuple[int, int, int] | None:
