@@ -41,6 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from brianlab.arguments import add_preset_argument  # noqa: E402
 from brianlab.devices import DeviceSession  # noqa: E402
 from brianlab.model import RunRecord  # noqa: E402
 from brianlab.models import stdp_digits  # noqa: E402
@@ -173,7 +174,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="*", default=list(stdp_digits.REPORT_SEEDS))
     parser.add_argument("--quick", action="store_true", help="1 seed, few samples: checks the script, not targets")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
-    parser.add_argument("--preset", default=None, help="a preset of stdp-digits (e.g. notebook) before --set")
+    add_preset_argument(parser, "a preset of stdp-digits (e.g. notebook), applied before --set")
     parser.add_argument("--classes", type=int, nargs="*", default=[10, 2])
     parser.add_argument("--part", choices=("all", "accuracy", "speed"), default="all")
     parser.add_argument("--no-shift", dest="shift", action="store_false",

@@ -124,6 +124,15 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     return parser
 
 
+def add_preset_argument(
+    parser: argparse.ArgumentParser,
+    help: str = "start from a named --set list of the model ('brianlab show MODEL' lists them)",
+) -> argparse.ArgumentParser:
+    """Add ``--preset NAME`` to ``parser``: a model's named ``--set`` list, applied before the user's own ``--set``."""
+    parser.add_argument("--preset", default=None, metavar="NAME", help=help)
+    return parser
+
+
 def add_sweep_arguments(
     parser: argparse.ArgumentParser,
     out: Path,

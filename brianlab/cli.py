@@ -31,6 +31,7 @@ from brianlab.arguments import (
     ArgumentParser,
     _compute_capability,
     add_device_arguments,
+    add_preset_argument,
     device_options,
     run_script,
     seed_value,
@@ -339,8 +340,7 @@ def build_parser():
     p.add_argument("--seed", type=seed_value, default=0, help="seed for every random source, 0 ... 2**32-1 (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter, Brian units (tau_m=20*ms); repeatable")
-    p.add_argument("--preset", default=None, metavar="NAME",
-                   help="start from a named --set list of the model ('brianlab show MODEL' lists them)")
+    add_preset_argument(p)
     p.add_argument("--out", type=Path, default=None, help="run directory (must not exist; default under results/)")
     p.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="RUN_DIR",
                    help="start from a previous run's saved state (models that support it)")
@@ -366,8 +366,7 @@ def build_parser():
     p.add_argument("--seed", type=seed_value, default=0, help="the first seed (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter for every point; repeatable")
-    p.add_argument("--preset", default=None, metavar="NAME",
-                   help="start every point from a named --set list of the model")
+    add_preset_argument(p, "start every point from a named --set list of the model")
     add_device_arguments(p)
     p.add_argument("--scheduler", default="local",
                    help="'local' (a cluster of worker processes on this machine) or a Dask scheduler's "

@@ -33,6 +33,7 @@ from brianlab import plotting
 from brianlab.arguments import (
     ArgumentParser,
     add_device_arguments,
+    add_preset_argument,
     device_options,
     run_script,
     seed_value,
@@ -129,8 +130,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=whole_number(1, None, "the number of seeds"), default=3,
                         help="number of seeds (train/test splits)")
     parser.add_argument("--out", type=Path, default=Path("results/stdp_shift"))
-    parser.add_argument("--preset", default=None, metavar="NAME",
-                        help="a preset of stdp-digits (e.g. digits-400), applied before --set")
+    add_preset_argument(parser, "a preset of stdp-digits (e.g. digits-400), applied before --set")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
     if args.out.exists():
