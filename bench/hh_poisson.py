@@ -389,7 +389,7 @@ def targets(rows, headline=None):
     return out
 
 
-def figure(rows, path):
+def figure(rows, path, wait_policy=""):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(11, 4.2), layout="constrained")
@@ -418,8 +418,9 @@ def figure(rows, path):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(frameon=False, fontsize="x-small")
             break
-    fig.suptitle("naive loop: 1 neuron measured, more extrapolated (dashed); dotted: the 5 s target; 2t: 2 threads with OMP_WAIT_POLICY=PASSIVE "
-                 "(2 shared, loaded cores)", fontsize="small")
+    policy = f"OMP_WAIT_POLICY={wait_policy}" if wait_policy else "OpenMP's default wait policy"
+    fig.suptitle("naive loop: 1 neuron measured, more extrapolated (dashed); dotted: the 5 s target; "
+                 f"2t: 2 threads, {policy}", fontsize="small")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -442,9 +443,10 @@ def main(argv=None):
     parser.add_argument("--build-root", type=Path, default=Path("build/bench/hh_poisson"))
     parser.add_argument("--headline", type=int, default=3, metavar="REPEATS",
                         help="time the target case this many times per thread setting (0: skip)")
-    parser.add_argument("--omp-wait-policy", default="PASSIVE",
-                        help="OMP_WAIT_POLICY for brianlab's and NEST's threads (default PASSIVE: on shared cores a "
-                        "spinning thread waits for one that is not running; '' leaves the environment alone)")
+    parser.add_argument("--omp-wait-policy", default="",
+                        help="OMP_WAIT_POLICY for brianlab's and NEST's threads (default '': the environment's; "
+                        "PASSIVE helps only on cores shared with other jobs, and cost 17x on quiet ones, "
+                        "bench/results/hh_poisson.json)")
     args = parser.parse_args(argv)
     load_at_start = os.getloadavg()
     if args.omp_wait_policy:
@@ -494,7 +496,7 @@ def main(argv=None):
         "grid": {"n_neurons": list(neurons), "inputs": list(inputs),
                  "trimmed": (tuple(neurons), tuple(inputs)) != (NEURONS, INPUTS)},
         "only": sorted(only), "budget_s": args.budget, "cpp_threads": args.cpp_threads, "modes": args.modes,
-        "nest_threads": args.nest_threads,
+        "nest_threads": args.nest_threads, "omp_wait_policy": args.omp_wait_policy or os.environ.get("OMP_WAIT_POLICY", ""),
         "method": hp.HHPoissonParams().method, "dt_ms": DT_MS,
         "rows": rows, "targets": goals, "headline": headline,
         "headline_load_avg": headline_loads,
@@ -503,7 +505,7 @@ def main(argv=None):
     args.out.write_text(json.dumps(record_json, indent=2) + "\n")
     print(f"json: {args.out}")
     if rows:
-        print(f"figure: {figure(rows, args.figure)}")
+        print(f"figure: {figure(rows, args.figure, args.omp_wait_policy)}")
 
 
 if __name__ == "__main__":
