@@ -12,6 +12,7 @@ nothing checks that it learns; a machine with a GPU runs the learning test on it
 """
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -116,13 +117,8 @@ def test_split_is_stratified_disjoint_and_from_the_seed():
     assert not np.array_equal(other["index_test"], split["index_test"])
 
 
-def test_the_training_path_never_receives_a_test_image(tmp_path, monkeypatch):
-    """Spy on fit_network and on every run_phase it makes: only train and validation rows go in."""
-    params = small()
-    data = stdp_digits.load_split(params, 0)
-    rows = {part: {r.tobytes() for r in data[f"x_{part}"]} for part in ("train", "val", "test")}
-    test_only = rows["test"] - rows["train"] - rows["val"]
-    assert test_only  # the check below could fail
+def spy_on_the_training_path(monkeypatch):
+    """Record what fit_network is given, and the rows of every run_phase inside it (``fit``) and after (``other``)."""
     seen, inside = {"fit": [], "other": []}, [False]
     real_fit, real_phase = training.fit_network, training.run_phase
 
@@ -141,6 +137,22 @@ def test_the_training_path_never_receives_a_test_image(tmp_path, monkeypatch):
     monkeypatch.setattr(stdp_digits, "fit_network", spy_fit)
     monkeypatch.setattr(training, "run_phase", spy_phase)
     monkeypatch.setattr(stdp_digits, "run_phase", spy_phase)
+    return seen
+
+
+def split_rows(params):
+    data = stdp_digits.load_split(params, 0)
+    rows = {part: {r.tobytes() for r in data[f"x_{part}"]} for part in ("train", "val", "test")}
+    test_only = rows["test"] - rows["train"] - rows["val"]
+    assert test_only  # the checks on test rows could fail
+    return rows, test_only
+
+
+def test_the_training_path_never_receives_a_test_image(tmp_path, monkeypatch):
+    """Spy on fit_network and on every run_phase it makes: only train and validation rows go in."""
+    params = small()
+    rows, test_only = split_rows(params)
+    seen = spy_on_the_training_path(monkeypatch)
     result = simulate("runtime", tmp_path, params)
     x_fit, x_val = seen["fit_args"]
     assert {r.tobytes() for r in x_fit} == rows["train"] and {r.tobytes() for r in x_val} == rows["val"]
@@ -150,6 +162,20 @@ def test_the_training_path_never_receives_a_test_image(tmp_path, monkeypatch):
     assert not (set(a["index_train"]) | set(a["index_val"])) & set(a["index_test"])
     assert not set(a["index_train"]) & set(a["index_val"])
     assert len(a["curve_accuracy"]) and "accuracy_val_frozen" in result.metrics
+
+
+def test_refit_trains_on_training_and_validation_images_and_never_on_test(tmp_path, monkeypatch):
+    params = small("refit=true")
+    rows, test_only = split_rows(small())  # the split without refit, from the same seed
+    seen = spy_on_the_training_path(monkeypatch)
+    result = simulate("runtime", tmp_path, params)
+    x_fit, x_val = seen["fit_args"]
+    assert {r.tobytes() for r in x_fit} == rows["train"] | rows["val"] and len(x_val) == 0
+    assert not set(seen["fit"]) & test_only and set(seen["other"]) & test_only
+    m, a = result.metrics, result.arrays
+    assert (m["n_train"], m["n_val"], m["n_test"]) == (30, 0, N_TEST)
+    assert math.isnan(m["accuracy_val_frozen"]) and 0 <= m["accuracy_test_frozen"] <= 1
+    assert len(a["index_val"]) == 0 and not set(a["index_train"]) & set(a["index_test"])
 
 
 def test_a_second_run_of_the_same_shape_does_not_compile(cpp):

@@ -47,7 +47,17 @@ from brianlab.params import parameters
 from brianlab.recordings import SpikeTrains
 
 from . import diehl_cook
-from .data import DATA_ENV, Images, dataset_shape, load_images, load_split, select, split_from_run, split_indices
+from .data import (
+    DATA_ENV,
+    Images,
+    dataset_shape,
+    load_images,
+    load_split,
+    select,
+    split_from_run,
+    split_indices,
+    validation_into_training,
+)
 from .estimator import STDPDigitClassifier
 from .figures import figures, plot_confusion, plot_curve, plot_raster, plot_weights
 from .network import (
@@ -91,6 +101,7 @@ __all__ = [
     "STDPDigitsParams", "simulate", "MODEL", "TUNING_SEEDS", "REPORT_SEEDS", "STDPDigitClassifier",
     # data
     "DATA_ENV", "Images", "dataset_shape", "load_images", "load_split", "select", "split_from_run", "split_indices",
+    "validation_into_training",
     # network
     "CARRIED", "N_PIXELS", "PIXEL_MAX", "SLOT", "SLOTS_PER_SAMPLE", "SWEEPABLE", "STDPMonitors", "build", "constants",
     # training
@@ -155,6 +166,7 @@ class STDPDigitsParams:
     n_val: int = 0  # validation images (0: val_fraction of what test leaves)
     n_test: int = 0  # test images (0: test_fraction; mnist 5k: 1000; full MNIST: its 10,000)
     val_fraction: float = 0.2  # validation fraction of the non-test images when n_val is 0
+    refit: bool = False  # train on the training and validation images together (once the choices are made; validation accuracy is then nan)
     test_fraction: float = 0.25  # test fraction when n_test is 0 (stratified split from --seed)
     epochs: int = 1  # passes over the training images (0: test only, e.g. with --from)
     chunk: int = 100  # samples per run of the compiled network
@@ -210,6 +222,8 @@ class STDPDigitsParams:
             raise ValueError("dt must be positive and divide 50 ms")
         if not self.trace_inc > 0:
             raise ValueError("trace_inc must be positive")
+        if self.refit and self.architecture != "suite":
+            raise ValueError("refit applies to architecture=suite only (diehl-cook has its own split)")
 
     @property
     def n_out(self) -> int:

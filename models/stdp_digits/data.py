@@ -19,6 +19,7 @@ The loader API (used by every architecture built on these images):
   own test rows (full MNIST), ``None`` otherwise.
 * :func:`split_indices` ``(labels, seed, n_class, ...) -> (train, val, test)``:
   stratified, disjoint row indices from one seed.
+* :func:`validation_into_training` ``(data) -> dict``: the split of ``refit``.
 * :func:`load_split` ``(params, seed) -> dict``: both of the above from a
   parameters object with ``dataset, data_path, n_class, n_train, n_val,
   n_test, val_fraction, test_fraction``; keys ``x_train, y_train, x_val,
@@ -180,12 +181,16 @@ def split_indices(labels: np.ndarray, seed: int, n_class: int = 10, n_train: int
 
 
 def load_split(params, seed: int) -> dict:
-    """The stratified train/validation/test split of ``params.dataset`` (see the module docstring)."""
+    """The stratified train/validation/test split of ``params.dataset`` (see the module docstring).
+
+    With ``params.refit`` the validation images are part of training (:func:`validation_into_training`).
+    """
     images = load_images(params.dataset, params.data_path)
     n_test = params.n_test or (MNIST_5K_TEST if params.dataset == "mnist" and images.fixed_test is None else 0)
     index = split_indices(images.y, seed, params.n_class, params.n_train, params.n_val, n_test,
                           params.val_fraction, params.test_fraction, images.fixed_test)
-    return select(images, *index)
+    data = select(images, *index)
+    return validation_into_training(data) if getattr(params, "refit", False) else data
 
 
 def select(images: Images, index_train, index_val, index_test) -> dict:
@@ -194,6 +199,20 @@ def select(images: Images, index_train, index_val, index_test) -> dict:
     for part, index in (("train", index_train), ("val", index_val), ("test", index_test)):
         index = np.asarray(index, dtype=np.int64)
         out[f"x_{part}"], out[f"y_{part}"], out[f"index_{part}"] = images.x[index], images.y[index], index
+    return out
+
+
+def validation_into_training(data: dict) -> dict:
+    """``data`` (from :func:`select`) with the validation images moved into training, and none left for validation.
+
+    For ``refit``: once every choice has been made on validation, the final
+    network trains on the training and validation images together, as
+    scikit-learn's ``GridSearchCV(refit=True)`` does. The test images stay apart.
+    """
+    out = dict(data)
+    for key in ("x", "y", "index"):
+        out[f"{key}_train"] = np.concatenate([data[f"{key}_train"], data[f"{key}_val"]])
+        out[f"{key}_val"] = data[f"{key}_val"][:0]
     return out
 
 

@@ -170,6 +170,6 @@ SWEEPABLE = (
     "lr", "lr_n", "decay", "wmax", "c_inp", "c_neg", "hold_inc", "hold_rest", "w_norm", "n_train", "n_val", "n_test",
     "val_fraction", "test_fraction", "epochs", "teacher_target", "assign", "rate_max", "teacher_current",
     "plastic_online", "online", "norm_window", "w_init", "w_neg_init", "hold_init", "noise_rate", "contrast",
-    "n_raster", "n_curve", "data_path", "readout", "theta_gain",
+    "n_raster", "n_curve", "data_path", "readout", "theta_gain", "refit",
 )
 
