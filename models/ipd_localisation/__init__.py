@@ -48,7 +48,7 @@ __all__ = ["IPDParams", "MODEL", "build", "run_values", "sweepable", "TINY", "We
 class IPDParams:
     """Parameters of the ``ipd-localisation`` model."""
 
-    mode: Literal["trained", "jeffress"] = "trained"  # trained network, or hand-built coincidence detectors
+    mode: Literal["trained", "jeffress"] = "trained"  # trained network, or hand-built coincidence detectors (--preset jeffress)
     weights: str = "shipped"  # 'shipped', 'train' (train now; needs torch), or the path of an .npz
     anf_per_ear: int = 100  # auditory-nerve fibres per ear
     f: Quantity = 20 * Hz  # tone frequency
@@ -57,7 +57,7 @@ class IPDParams:
     duration: Quantity = 100 * ms  # length of one sample
     dt: Quantity = 1 * ms  # time step (of the input, the training and the Brian2 network)
     phase: Literal["per_set", "per_sample"] = "per_set"  # one random starting phase per set (notebook) or per sample
-    n_hidden: int = 30  # hidden LIF units
+    n_hidden: int = 30  # hidden LIF units (jeffress: coincidence detectors, one per fibre pair)
     n_classes: int = 12  # IPD classes over (-90, 90) degrees
     tau_hidden: Quantity = 5 * ms  # membrane time constant of the hidden units
     tau_out: Quantity = 5 * ms  # time constant of the read-out units
@@ -86,9 +86,24 @@ class IPDParams:
             raise ValueError("dt must be positive and duration at least two steps")
         if self.tau_hidden <= 0 * ms or self.tau_out <= 0 * ms:
             raise ValueError("tau_hidden and tau_out must be positive")
+        if self.mode == "jeffress":
+            alpha = float(np.exp(-float(self.dt) / float(self.tau_hidden)))
+            if alpha >= jeffress.max_alpha():
+                limit = float(self.dt) / np.log(1 / jeffress.max_alpha()) * 1e3
+                raise ValueError(
+                    f"mode=jeffress detects coincidences within one time step, so tau_hidden must be below "
+                    f"{limit:.2f} ms at this dt (got {float(self.tau_hidden) * 1e3:g} ms); use --preset jeffress "
+                    "(tau_hidden=1*ms, n_hidden=1000)")
+            if self.n_hidden > self.anf_per_ear**2:
+                raise ValueError(f"mode=jeffress has one detector per fibre pair: n_hidden can be at most "
+                                 f"anf_per_ear**2 = {self.anf_per_ear**2}; got {self.n_hidden}")
         if float(self.rate_max * self.dt) > 1:
             raise ValueError(f"rate_max*dt is a probability per step and must be <= 1; got {float(self.rate_max * self.dt):g}")
 
+
+#: ``--preset jeffress``: the hand-built coincidence-detector baseline (:mod:`.jeffress`), with
+#: the time constant and detector count chosen on validation (``bench/ipd_jeffress_pairs.py``).
+JEFFRESS = ("mode=jeffress", "tau_hidden=1*ms", "n_hidden=1000")
 
 #: A run of a few seconds on runtime and cpp_standalone (shipped weights, 64 test samples).
 TINY = {"n_test": "64", "n_parallel": "32"}
@@ -153,7 +168,19 @@ def build(params: IPDParams):
                 "phase_delays": spec.phase_delays(), "right_ear": spec.right_ear()}
     n_inh_in, n_inh_hidden = inhibitory_rows(params)
     return build_network(layout(params), params.dt, params.tau_hidden, params.tau_out, n_inh_in, n_inh_hidden,
-                         reset=params.reset, input_mode=params.input, tone=tone, name="ipd_localisation")
+                         reset=params.reset, input_mode=params.input, tone=tone, name="ipd_localisation",
+                         connectivity=connectivity(params))
+
+
+def connectivity(params: IPDParams):
+    """The synapses of one copy in the Brian2 order: ``(mask1, mask2)`` in jeffress mode, else None (all pairs).
+
+    The Jeffress detectors' fixed orders are identities (no inhibitory rows), so
+    the masks of :func:`jeffress.connectivity` are already in the Brian2 order.
+    """
+    if params.mode != "jeffress":
+        return None
+    return jeffress.connectivity(input_spec(params), params.n_hidden)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,10 +272,11 @@ def run_values(params: IPDParams, weights: Weights | None = None, test_set=None,
         test_set = inputs.generate(spec, params.n_test, inputs.stream(seed, 2))
     fibre_order, hidden_order = brian_orders(params, weights)
     n_inh_in, n_inh_hidden = inhibitory_rows(params)
+    masks = connectivity(params) or (None, None)
     values = {}
-    for stem, w, n_inh in (("syn_in", weights.w1[fibre_order][:, hidden_order], n_inh_in),
-                           ("syn_hid", weights.w2[hidden_order], n_inh_hidden)):
-        for kind, w_syn in synapse_weights(w, lay.n_parallel, n_inh).items():
+    for stem, w, n_inh, mask in (("syn_in", weights.w1[fibre_order][:, hidden_order], n_inh_in, masks[0]),
+                                 ("syn_hid", weights.w2[hidden_order], n_inh_hidden, masks[1])):
+        for kind, w_syn in synapse_weights(w, lay.n_parallel, n_inh, mask).items():
             values[f"{stem}_{kind}.w"] = w_syn
     values.update(fibre_values(lay, fibre_order, params.input, spec.phase_delays(), spec.right_ear()))
     if params.input == "replay":
@@ -393,4 +421,5 @@ MODEL = Model(
     run_values=run_values,
     tiny=TINY,
     recordings=recordings,
+    presets={"jeffress": JEFFRESS},
 )

@@ -124,7 +124,7 @@ class IPDMonitors(NamedTuple):
 
 def build_network(layout: Layout, dt, tau_hidden, tau_out, n_inh_in=None, n_inh_hidden=None,
                   v_threshold: float = 1.0, reset: str = "notebook", input_mode: str = "replay", tone=None,
-                  name: str = "ipd"):
+                  name: str = "ipd", connectivity=None):
     """Build the network (see the module notes); returns ``(Network, IPDMonitors)``.
 
     ``n_inh_in``/``n_inh_hidden``: inhibitory rows of W1/W2 (None: that layer has
@@ -132,6 +132,8 @@ def build_network(layout: Layout, dt, tau_hidden, tau_out, n_inh_in=None, n_inh_
     ``rate_max`` (Hz) and ``envelope_power``. The fibres' bits (``word``,
     ``bit_scale``) or phase delays (``phase_delay``, ``right_ear``) are set by
     :func:`fibre_values` through run_args, since they follow the permutation.
+    ``connectivity``: ``(mask1, mask2)``, boolean (pre, post) matrices of one copy
+    in the Brian2 order; only those synapses exist (default: every pair).
     """
     P, n_in, n_hid, n_out = layout.n_parallel, layout.n_inputs, layout.n_hidden, layout.n_classes
     window = layout.n_steps * dt
@@ -166,14 +168,15 @@ def build_network(layout: Layout, dt, tau_hidden, tau_out, n_inh_in=None, n_inh_
             (tone["phase_delays"], tone["right_ear"]) if tone else ())).items():
         setattr(inputs, variable.split(".", 1)[1], value)
     objects = [inputs, hidden, output]
-    for pre, post, n_pre, n_post, n_inh, stem in ((inputs, hidden, n_in, n_hid, n_inh_in, "syn_in"),
-                                                  (hidden, output, n_hid, n_out, n_inh_hidden, "syn_hid")):
+    masks = connectivity if connectivity is not None else (None, None)
+    for pre, post, n_pre, n_post, n_inh, stem, mask in ((inputs, hidden, n_in, n_hid, n_inh_in, "syn_in", masks[0]),
+                                                        (hidden, output, n_hid, n_out, n_inh_hidden, "syn_hid", masks[1])):
         for kind, on_pre in (("exc", ON_PRE_EXC), ("inh", ON_PRE_INH)):
             rows = _rows(kind, n_pre, n_inh)
             if len(rows) == 0:
                 continue  # e.g. no inhibitory fibres at ie_ratio=0 (an unconnected Synapses is an error)
             syn = b2.Synapses(pre, post, SYN_EQS, on_pre=on_pre, name=f"{stem}_{kind}")
-            pre_idx, post_idx = _block_pairs(P, n_pre, n_post, rows)
+            pre_idx, post_idx = _block_pairs(P, n_pre, n_post, rows, mask)
             syn.connect(i=pre_idx, j=post_idx)
             objects.append(syn)
     readout = b2.StateMonitor(output, "v_sum", record=True, dt=window, when="start", order=-2, name="readout")
@@ -189,9 +192,12 @@ def _rows(kind, n_pre, n_inh):
     return np.arange(n_inh) if kind == "inh" else np.arange(n_inh, n_pre)
 
 
-def _block_pairs(n_copies, n_pre, n_post, rows):
-    """(i, j) from ``rows`` to every unit within each copy, copy-major, then row-major."""
+def _block_pairs(n_copies, n_pre, n_post, rows, mask=None):
+    """(i, j) from ``rows`` to every unit (or those of ``mask``) within each copy, copy-major, then row-major."""
     copy, a, b = np.meshgrid(np.arange(n_copies), rows, np.arange(n_post), indexing="ij")
+    if mask is not None:
+        keep = np.broadcast_to(np.asarray(mask, bool)[rows][np.newaxis], copy.shape)
+        return (copy * n_pre + a)[keep], (copy * n_post + b)[keep]
     return (copy * n_pre + a).ravel(), (copy * n_post + b).ravel()
 
 
@@ -206,11 +212,12 @@ def row_order(sign, n_inh):
     return order
 
 
-def synapse_weights(w, n_copies, n_inh=None):
+def synapse_weights(w, n_copies, n_inh=None, mask=None):
     """``{"exc": w, "inh": w}`` per synapse (>= 0, connection order) for a signed, reordered matrix ``w``.
 
     ``w`` has its rows (presynaptic) in the Brian2 order, inhibitory first when
-    ``n_inh`` is given; a pathway without rows is left out.
+    ``n_inh`` is given; a pathway without rows is left out. With ``mask`` (the
+    network's ``connectivity``), only the connected pairs have a value.
     """
     w = np.asarray(w, dtype=float)
     out = {}
@@ -218,7 +225,8 @@ def synapse_weights(w, n_copies, n_inh=None):
         rows = _rows(kind, w.shape[0], n_inh)
         if len(rows):
             part = w[rows]
-            out[kind] = np.tile((np.maximum(part, 0) if kind == "exc" else np.maximum(-part, 0)).ravel(), n_copies)
+            part = np.maximum(part, 0) if kind == "exc" else np.maximum(-part, 0)
+            out[kind] = np.tile(part[np.asarray(mask, bool)[rows]] if mask is not None else part.ravel(), n_copies)
     return out
 
 
