@@ -93,7 +93,7 @@ class IPDParams:
                 raise ValueError(
                     f"mode=jeffress detects coincidences within one time step, so tau_hidden must be below "
                     f"{limit:.2f} ms at this dt (got {float(self.tau_hidden) * 1e3:g} ms); use --preset jeffress "
-                    "(tau_hidden=1*ms, n_hidden=1000)")
+                    "(tau_hidden=1*ms, n_hidden=2000)")
             if self.n_hidden > self.anf_per_ear**2:
                 raise ValueError(f"mode=jeffress has one detector per fibre pair: n_hidden can be at most "
                                  f"anf_per_ear**2 = {self.anf_per_ear**2}; got {self.n_hidden}")
@@ -103,7 +103,7 @@ class IPDParams:
 
 #: ``--preset jeffress``: the hand-built coincidence-detector baseline (:mod:`.jeffress`), with
 #: the time constant and detector count chosen on validation (``bench/ipd_jeffress_pairs.py``).
-JEFFRESS = ("mode=jeffress", "tau_hidden=1*ms", "n_hidden=1000")
+JEFFRESS = ("mode=jeffress", "tau_hidden=1*ms", "n_hidden=2000")
 
 #: A run of a few seconds on runtime and cpp_standalone (shipped weights, 64 test samples).
 TINY = {"n_test": "64", "n_parallel": "32"}
