@@ -28,7 +28,8 @@ TINY = {
     "ring": ["N=16", "duration=200*ms"],
     "ring-spiking": ["n_exc=64", "n_inh=16", "n_modes=4", "t_cue_start=20*ms", "cue_duration=30*ms",
                      "delay=50*ms", "decode_window=30*ms"],
-    "stdp-digits": ["n_class=2", "n_per_class=1", "n_train=2", "n_test=2", "chunk=2", "n_curve=1", "n_raster=2"],
+    "stdp-digits": ["n_class=2", "n_per_class=1", "n_train=2", "n_val=2", "n_test=2", "chunk=2", "n_curve=1",
+                    "n_raster=2"],
 }
 BAD = (Importance.CRITICAL, Importance.ERROR, Importance.PYNWB_VALIDATION)
 
