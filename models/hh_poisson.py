@@ -674,4 +674,5 @@ MODEL = Model(
     run_values=run_values,
     tiny={"n_neurons": "3", "duration": "50*ms"},
     recordings=recordings,
+    presets={"seed": NOTEBOOK_SEED, "cobahh": COBAHH},
 )

@@ -98,3 +98,14 @@ def test_runs_by_the_contract(name, device, tmp_path):
     if device == "cpp_standalone" and swept is not None:
         _, m3 = runs[2]
         assert m3["n_compiles"] == 0 and m3["n_runs"] >= 1, f"changing {swept} recompiled the program"
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_every_preset_gives_valid_parameters_that_differ_from_the_defaults(name):
+    model = get_model(name)
+    defaults = model.params()
+    for preset, assignments in model.presets.items():
+        params = apply_assignments(model.params, list(assignments))
+        changed = {f.name for f in dataclasses.fields(params) if getattr(params, f.name) != getattr(defaults, f.name)}
+        named = {a.split("=", 1)[0] for a in assignments}
+        assert changed and changed <= named, (preset, changed, named)
