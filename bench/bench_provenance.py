@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import subprocess
@@ -43,3 +44,11 @@ def provenance() -> dict:
     """``{"command", "git", "machine", "date_utc"}`` of this process, for a bench's JSON."""
     return {"command": [sys.executable, *sys.argv], "git": git_state(), "machine": machine_info(),
             "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def write_result(path, result: dict) -> None:
+    """Write a bench's ``result`` (with :func:`provenance` in it) as indented JSON to ``path`` and say where."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"json: {path}")

@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_provenance import provenance  # noqa: E402
+from bench_provenance import provenance, write_result  # noqa: E402
 
 from brianlab.models.ipd_localisation import inputs, jeffress, reference  # noqa: E402
 
@@ -77,9 +77,7 @@ def main(argv=None):
               "test": score(test, spec, chosen["tau_hidden_ms"], chosen["gain"], chosen["n_hidden"]),
               "chance": 1 / spec.n_classes, "wall_s": time.perf_counter() - start}
     print(f"best on validation: {chosen} ({best['accuracy']:.3f}); test: {result['test']['accuracy']:.3f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"json: {args.out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_provenance import provenance  # noqa: E402
+from bench_provenance import provenance, write_result  # noqa: E402
 
 from brianlab.devices import DeviceSession  # noqa: E402
 from brianlab.models import stdp_digits  # noqa: E402
@@ -96,9 +96,7 @@ def main(argv=None):
               "rows": rows, "summary": summary, "wall_s": time.perf_counter() - start}
     for key, value in summary.items():
         print(f"{key}: {100 * value['mean']:.1f} +- {100 * value['sd']:.1f}%")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"json: {args.out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":
