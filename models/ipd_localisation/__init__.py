@@ -87,8 +87,7 @@ class IPDParams:
         if self.tau_hidden <= 0 * ms or self.tau_out <= 0 * ms:
             raise ValueError("tau_hidden and tau_out must be positive")
         if self.mode == "jeffress":
-            alpha = float(np.exp(-float(self.dt) / float(self.tau_hidden)))
-            if alpha >= jeffress.max_alpha():
+            if alphas(self)[0] >= jeffress.max_alpha():
                 limit = float(self.dt) / np.log(1 / jeffress.max_alpha()) * 1e3
                 raise ValueError(
                     f"mode=jeffress detects coincidences within one time step, so tau_hidden must be below "
