@@ -5,6 +5,7 @@ order of a set hashed by address; either made a cached project's sources differ
 from build to build, and the estimator compiled on every fit and predict.
 """
 
+import os
 import subprocess
 import sys
 
@@ -51,8 +52,8 @@ def test_fits_and_predicts_of_one_shape_compile_once(tmp_path, monkeypatch):
     assert len(built) == 1
 
     # another process, with other addresses and a fresh name registry, finds the same sources
-    subprocess.run([sys.executable, "-c", FIT, "2"], check=True, capture_output=True, env={
-        **__import__("os").environ, "BRIANLAB_BUILD_CACHE": str(cache)})
+    subprocess.run([sys.executable, "-c", FIT, "2"], check=True, capture_output=True,
+                   env={**os.environ, "BRIANLAB_BUILD_CACHE": str(cache)})
     assert binaries(cache) == built
 
 
